@@ -1,0 +1,92 @@
+"""``ActiveRun``: the object ``start_run`` returns, a ``Run`` that stays current.
+
+Unlike MLflow's snapshot, its ``info`` and ``data`` show what this process has logged to the
+run since (it re-reads the run only after a write). As a context manager it ends *its own*
+run, first ending any runs still open above it, innermost first.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from runstack import changes
+from runstack.entities import Run, RunData, RunInfo, RunInputs
+
+if TYPE_CHECKING:
+    from runstack.client import TrackingClient
+
+
+def status_for_exception(exc_type: type[BaseException] | None, exc: BaseException | None) -> str:
+    """FINISHED for no exception or ``SystemExit(0)``, KILLED for Ctrl-C, FAILED otherwise."""
+    if exc_type is None:
+        return "FINISHED"
+    if issubclass(exc_type, KeyboardInterrupt):
+        return "KILLED"
+    if issubclass(exc_type, SystemExit):
+        code = exc.code if isinstance(exc, SystemExit) else None
+        return "FINISHED" if code in (None, 0) else "FAILED"
+    return "FAILED"
+
+
+class ActiveRun(Run):
+    """A run started or resumed by ``start_run``; use it in a ``with`` block to end it."""
+
+    def __init__(self, run: Run, client: TrackingClient) -> None:
+        self._client = client
+        self._run_id = run.info.run_id
+        self._cached = run
+        self._cached_version = changes.version(self._run_id)
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    @property
+    def tracking_uri(self) -> str:
+        return self._client.tracking_uri
+
+    @property
+    def client(self) -> TrackingClient:
+        return self._client
+
+    def _current(self) -> Run:
+        seen = changes.version(self._run_id)
+        if seen != self._cached_version:
+            self._cached = self._client.get_run(self._run_id)
+            self._cached_version = seen
+        return self._cached
+
+    @property  # type: ignore[override]
+    def info(self) -> RunInfo:
+        return self._current().info
+
+    @property  # type: ignore[override]
+    def data(self) -> RunData:
+        return self._current().data
+
+    @property  # type: ignore[override]
+    def inputs(self) -> RunInputs:
+        return RunInputs()
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun: run_id={self._run_id!r}, status={self._cached.info.status!r}>"
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        from runstack import fluent
+
+        fluent.end_run_and_those_above(self, status_for_exception(exc_type, exc))

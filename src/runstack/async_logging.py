@@ -1,0 +1,84 @@
+"""``synchronous=False`` logging: writes queued to one background thread, in order.
+
+Each queued call is still one all-or-nothing transaction. ``RunOperations.wait()`` waits for
+the calls it stands for and raises their first error; ``flush()`` waits for everything
+queued. Ending a run flushes first, so nothing logged before ``end_run`` is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from runstack.entities import Metric
+from runstack.errors import RunstackError
+
+if TYPE_CHECKING:
+    from runstack.client import TrackingClient
+
+ASYNC_ENV = "MLFLOW_ENABLE_ASYNC_LOGGING"
+
+_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+_pending: set[Future[None]] = set()
+
+
+def enabled_by_default() -> bool:
+    return os.environ.get(ASYNC_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+class RunOperations:
+    """Handle on queued logging calls."""
+
+    def __init__(self, futures: Sequence[Future[None]]) -> None:
+        self._futures = list(futures)
+
+    def wait(self) -> None:
+        errors = []
+        for future in self._futures:
+            error = future.exception()
+            if error is not None:
+                errors.append(error)
+        if errors:
+            if len(errors) == 1 and isinstance(errors[0], RunstackError):
+                raise errors[0]
+            raise RunstackError(
+                "Asynchronous logging failed: " + "; ".join(str(e) for e in errors)
+            ) from errors[0]
+
+
+def submit(
+    client: TrackingClient,
+    run_id: str,
+    metrics: Sequence[Metric],
+    params: Sequence[tuple[str, str]],
+    tags: Sequence[tuple[str, str]],
+) -> RunOperations:
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runstack-async")
+        future = _executor.submit(client.write_batch_now, run_id, metrics, params, tags)
+        _pending.add(future)
+    future.add_done_callback(_pending.discard)
+    return RunOperations([future])
+
+
+def flush() -> None:
+    """Wait until every queued call has been written (or has failed)."""
+    with _lock:
+        waiting = list(_pending)
+    for future in waiting:
+        future.exception()
+
+
+def _reset_after_fork() -> None:
+    global _executor
+    _executor = None
+    _pending.clear()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)

@@ -1,0 +1,117 @@
+"""Where the fluent API keeps its state: the active-run stack, the last ended run, the active
+experiment, and the process-wide list of open runs.
+
+The stack lives in a ``ContextVar`` holding immutable tuples. A new thread starts with an
+empty stack; an asyncio task starts with the stack as it was when the task was created and
+changes only its own copy, so concurrent tasks never end each other's runs. Each value is
+stamped with the process id, so a forked child starts empty.
+
+The open-run registry is process-wide: it is what the heartbeat renews and what the exit
+handler ends, whichever thread or task started the runs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from runstack.active_run import ActiveRun
+
+
+class _Stack(NamedTuple):
+    pid: int
+    runs: tuple[ActiveRun, ...]
+
+
+class EndedRun(NamedTuple):
+    pid: int
+    run_id: str
+    tracking_uri: str
+
+
+_EMPTY = _Stack(0, ())
+_stack: ContextVar[_Stack] = ContextVar("runstack_active_runs", default=_EMPTY)
+_last_ended: ContextVar[EndedRun | None] = ContextVar("runstack_last_ended_run", default=None)
+
+
+def active_runs() -> tuple[ActiveRun, ...]:
+    """This context's active runs, outermost first."""
+    current = _stack.get()
+    return current.runs if current.pid == os.getpid() else ()
+
+
+def push(run: ActiveRun) -> None:
+    _stack.set(_Stack(os.getpid(), (*active_runs(), run)))
+    open_runs.add(run)
+
+
+def remove(run: ActiveRun) -> None:
+    """Take this run (not necessarily the top) off this context's stack."""
+    _stack.set(_Stack(os.getpid(), tuple(r for r in active_runs() if r is not run)))
+    open_runs.discard(run)
+
+
+def record_ended(run: ActiveRun) -> None:
+    _last_ended.set(EndedRun(os.getpid(), run.info.run_id, run.tracking_uri))
+
+
+def last_ended() -> EndedRun | None:
+    ended = _last_ended.get()
+    return ended if ended is not None and ended.pid == os.getpid() else None
+
+
+class OpenRuns:
+    """Every run started by this process and not yet ended, in start order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[int, ActiveRun] = {}
+
+    def add(self, run: ActiveRun) -> None:
+        with self._lock:
+            self._runs[id(run)] = run
+
+    def discard(self, run: ActiveRun) -> None:
+        with self._lock:
+            self._runs.pop(id(run), None)
+
+    def snapshot(self) -> list[ActiveRun]:
+        with self._lock:
+            return list(self._runs.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._runs.clear()
+
+
+open_runs = OpenRuns()
+
+
+class ActiveExperiment(NamedTuple):
+    tracking_uri: str
+    experiment_id: str
+
+
+class _ExperimentChoice:
+    """The experiment chosen by ``set_experiment``: process-wide, as in MLflow, but bound to
+    the tracking URI it was chosen in, so switching stores never reuses a foreign id."""
+
+    def __init__(self) -> None:
+        self.value: ActiveExperiment | None = None
+
+    def get(self, tracking_uri: str) -> str | None:
+        value = self.value
+        return value.experiment_id if value and value.tracking_uri == tracking_uri else None
+
+
+active_experiment = _ExperimentChoice()
+
+
+def _reset_after_fork() -> None:
+    open_runs.clear()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)

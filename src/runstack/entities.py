@@ -1,0 +1,174 @@
+"""The objects runstack hands back: runs, experiments, metrics, params and tags.
+
+They have MLflow's names and fields so that code written against ``mlflow.entities`` reads
+them unchanged. All of them are immutable; ``ActiveRun`` (in ``runstack.fluent``) is the one
+exception that follows the run as it is logged to.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+class RunStatus(enum.IntEnum):
+    """A run's status; the integer values are MLflow's."""
+
+    RUNNING = 1
+    SCHEDULED = 2
+    FINISHED = 3
+    FAILED = 4
+    KILLED = 5
+
+    @staticmethod
+    def to_string(status: int) -> str:
+        return RunStatus(status).name
+
+    @staticmethod
+    def from_string(status: str) -> RunStatus:
+        return RunStatus[status]
+
+    @staticmethod
+    def is_terminated(status: int | str) -> bool:
+        name = status if isinstance(status, str) else RunStatus(status).name
+        return name in ("FINISHED", "FAILED", "KILLED")
+
+    @staticmethod
+    def all_status() -> list[RunStatus]:
+        return list(RunStatus)
+
+
+class ViewType(enum.IntEnum):
+    """Which lifecycle stages a listing includes; the integer values are MLflow's."""
+
+    ACTIVE_ONLY = 1
+    DELETED_ONLY = 2
+    ALL = 3
+
+    @staticmethod
+    def from_string(view: str) -> ViewType:
+        return ViewType[view.upper()]
+
+    @staticmethod
+    def to_string(view: int) -> str:
+        return ViewType(view).name
+
+
+class LifecycleStage:
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    value: float
+    timestamp: int
+    step: int
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Param:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class RunTag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class ExperimentTag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    experiment_id: str
+    run_name: str
+    user_id: str
+    status: str
+    start_time: int
+    end_time: int | None
+    artifact_uri: str
+    lifecycle_stage: str
+
+    @property
+    def run_uuid(self) -> str:
+        """The deprecated alias MLflow's REST API still returns."""
+        return self.run_id
+
+
+@dataclass(frozen=True)
+class RunData:
+    """What a run logged: the latest value of each metric, its params and its tags."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    # The Metric objects behind ``metrics`` (step and timestamp of each latest value).
+    latest_metrics: tuple[Metric, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """Dataset inputs; runstack records none yet, the field exists for MLflow's shape."""
+
+    dataset_inputs: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Run:
+    info: RunInfo
+    data: RunData
+    inputs: RunInputs = field(default_factory=RunInputs)
+
+    def to_dictionary(self) -> dict[str, Any]:
+        info = self.info
+        return {
+            "info": {
+                "run_id": info.run_id,
+                "run_uuid": info.run_id,
+                "experiment_id": info.experiment_id,
+                "run_name": info.run_name,
+                "user_id": info.user_id,
+                "status": info.status,
+                "start_time": info.start_time,
+                "end_time": info.end_time,
+                "artifact_uri": info.artifact_uri,
+                "lifecycle_stage": info.lifecycle_stage,
+            },
+            "data": {
+                "metrics": dict(self.data.metrics),
+                "params": dict(self.data.params),
+                "tags": dict(self.data.tags),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Experiment:
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    tags: dict[str, str] = field(default_factory=dict)
+    creation_time: int | None = None
+    last_update_time: int | None = None
+
+
+class PagedList(list[Any]):
+    """A page of results with the token that fetches the next page (None on the last)."""
+
+    def __init__(self, items: list[Any], token: str | None) -> None:
+        super().__init__(items)
+        self.token = token

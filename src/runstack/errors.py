@@ -1,0 +1,83 @@
+"""runstack's exceptions: one tree, each class carrying an MLflow error code and an HTTP status.
+
+::
+
+    RunstackError                      base; ``error_code`` and ``http_status`` (alias MlflowException)
+    ├── InvalidParameterError          INVALID_PARAMETER_VALUE, 400: a bad value from the caller
+    ├── ResourceNotFoundError          RESOURCE_DOES_NOT_EXIST, 404: no run/experiment/tag by that id
+    ├── ResourceAlreadyExistsError     RESOURCE_ALREADY_EXISTS, 400 (as MLflow): a name is taken
+    ├── InvalidStateError              INVALID_STATE, 400: the object is in the wrong state
+    │   └── RunAlreadyActiveError      start_run() while a run is active and nested=False
+    └── StoreUnavailableError          TEMPORARILY_UNAVAILABLE, 503: the database cannot be reached
+
+Messages say what was wrong, with the offending value, and what to do instead. They never
+contain SQL or database driver text.
+"""
+
+from __future__ import annotations
+
+# error_code -> HTTP status, as MLflow's REST API maps them.
+HTTP_STATUS_BY_CODE: dict[str, int] = {
+    "INVALID_PARAMETER_VALUE": 400,
+    "BAD_REQUEST": 400,
+    "MALFORMED_REQUEST": 400,
+    "RESOURCE_ALREADY_EXISTS": 400,
+    "RESOURCE_DOES_NOT_EXIST": 404,
+    "NOT_FOUND": 404,
+    "ENDPOINT_NOT_FOUND": 404,
+    "PERMISSION_DENIED": 403,
+    "UNAUTHENTICATED": 401,
+    "RESOURCE_CONFLICT": 409,
+    "REQUEST_LIMIT_EXCEEDED": 429,
+    "INTERNAL_ERROR": 500,
+    "INVALID_STATE": 400,
+    "NOT_IMPLEMENTED": 501,
+    "TEMPORARILY_UNAVAILABLE": 503,
+}
+
+
+class RunstackError(Exception):
+    """Base of every error runstack raises on purpose."""
+
+    default_error_code = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, error_code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_code = error_code or self.default_error_code
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS_BY_CODE.get(self.error_code, 500)
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON error body of MLflow's REST API."""
+        return {"error_code": self.error_code, "message": self.message}
+
+
+class InvalidParameterError(RunstackError):
+    default_error_code = "INVALID_PARAMETER_VALUE"
+
+
+class ResourceNotFoundError(RunstackError):
+    default_error_code = "RESOURCE_DOES_NOT_EXIST"
+
+
+class ResourceAlreadyExistsError(RunstackError):
+    default_error_code = "RESOURCE_ALREADY_EXISTS"
+
+
+class InvalidStateError(RunstackError):
+    default_error_code = "INVALID_STATE"
+
+
+class RunAlreadyActiveError(InvalidStateError):
+    """``start_run()`` while a run is active in this context and ``nested`` is false."""
+
+
+class StoreUnavailableError(RunstackError):
+    default_error_code = "TEMPORARILY_UNAVAILABLE"
+
+
+# MLflow's name for the base class, so ``except mlflow.MlflowException`` keeps working.
+MlflowException = RunstackError

@@ -1,0 +1,147 @@
+"""Ending runs when the process ends, with the status that says how it ended.
+
+Installed on the first ``start_run``:
+
+- ``atexit``: every run still open in any thread or task is ended, innermost first —
+  FINISHED after a normal exit or ``sys.exit(0)``, FAILED after an uncaught exception or a
+  non-zero ``sys.exit``, KILLED after an uncaught ``KeyboardInterrupt``.
+- ``sys.excepthook`` and ``sys.exit`` wrappers record how the process is ending.
+- ``threading.excepthook``: a thread that dies of an exception ends its own runs as FAILED.
+- SIGTERM (when installed from the main thread): open runs end as KILLED, then the previous
+  handler runs, or the process terminates by the signal as it would have.
+
+What no process can do for itself (SIGKILL, OOM, power loss) is covered by heartbeats.
+"""
+
+from __future__ import annotations
+
+import atexit
+import builtins
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType, TracebackType
+from typing import Any
+
+from runstack import context
+from runstack.critical import run_or_defer
+from runstack.heartbeat import heartbeat
+
+logger = logging.getLogger(__name__)
+
+
+class _ExitState:
+    def __init__(self) -> None:
+        self.status: str | None = None
+        self.installed_pid: int | None = None
+        self.signal_installed = False
+        self.previous_sigterm: Any = None
+
+
+_state = _ExitState()
+
+
+def end_open_runs(status: str, runs: list[Any] | None = None) -> None:
+    """End these runs (default: every open run of the process), innermost first."""
+    from runstack import fluent
+
+    for run in reversed(runs if runs is not None else context.open_runs.snapshot()):
+        try:
+            fluent.end_active_run(run, status)
+        except Exception as error:  # at exit there is nobody left to raise to
+            logger.warning("runstack: could not end run %s as %s: %s", run.run_id, status, error)
+
+
+def _at_exit() -> None:
+    if os.getpid() != _state.installed_pid:
+        return
+    heartbeat.stop()
+    end_open_runs(_state.status or "FINISHED")
+
+
+def _record_exit_code(code: object) -> None:
+    if _state.status is None:
+        _state.status = "FINISHED" if code in (None, 0) else "FAILED"
+
+
+def _wrap_exit(original: Callable[..., Any]) -> Callable[..., Any]:
+    def exit_recording_status(code: object = None) -> Any:
+        _record_exit_code(code)
+        return original(code)
+
+    exit_recording_status.__wrapped__ = original  # type: ignore[attr-defined]
+    return exit_recording_status
+
+
+def _wrap_excepthook(original: Callable[..., Any]) -> Callable[..., Any]:
+    def excepthook(
+        exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> Any:
+        if issubclass(exc_type, KeyboardInterrupt):
+            _state.status = "KILLED"
+        elif issubclass(exc_type, SystemExit):
+            _record_exit_code(exc.code if isinstance(exc, SystemExit) else None)
+        else:
+            _state.status = "FAILED"
+        return original(exc_type, exc, tb)
+
+    return excepthook
+
+
+def _wrap_thread_excepthook(original: Callable[..., Any]) -> Callable[..., Any]:
+    def thread_excepthook(args: threading.ExceptHookArgs) -> Any:
+        # Runs in the dying thread, so context.active_runs() is that thread's stack.
+        if args.exc_type is not SystemExit:
+            end_open_runs("FAILED", list(context.active_runs()))
+        return original(args)
+
+    return thread_excepthook
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    previous = _state.previous_sigterm
+
+    def finish() -> None:
+        heartbeat.stop()
+        end_open_runs("KILLED")
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_IGN:
+            return
+        else:  # the default action: terminate by this signal
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    run_or_defer(finish)
+
+
+def _install_sigterm() -> None:
+    if _state.signal_installed or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        _state.previous_sigterm = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        _state.signal_installed = True
+    except (ValueError, OSError):  # not allowed here (e.g. embedded interpreters)
+        pass
+
+
+def install() -> None:
+    """Install the exit handlers once per process (cheap to call on every start_run)."""
+    if _state.installed_pid == os.getpid():
+        _install_sigterm()  # the first run may have started outside the main thread
+        return
+    _state.installed_pid = os.getpid()
+    _state.status = None
+    atexit.register(_at_exit)
+    sys.excepthook = _wrap_excepthook(sys.excepthook)
+    threading.excepthook = _wrap_thread_excepthook(threading.excepthook)
+    sys.exit = _wrap_exit(sys.exit)
+    for name in ("exit", "quit"):
+        quitter = getattr(builtins, name, None)
+        if callable(quitter):
+            setattr(builtins, name, _wrap_exit(quitter))
+    _install_sigterm()

@@ -1,0 +1,123 @@
+"""``search_runs`` for the fluent API: pick the experiments, page through, shape the output."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from runstack import experiment_choice
+from runstack.client import TrackingClient
+from runstack.entities import Run, ViewType
+from runstack.errors import InvalidParameterError
+
+PAGE_SIZE = 10_000
+logger = logging.getLogger(__name__)
+
+
+def _experiment_ids(
+    client: TrackingClient,
+    experiment_ids: list[str] | None,
+    search_all_experiments: bool,
+    experiment_names: list[str] | None,
+) -> list[str]:
+    if experiment_ids and experiment_names:
+        raise InvalidParameterError(
+            "search_runs() takes experiment_ids or experiment_names, not both."
+        )
+    if experiment_ids:
+        return [str(e) for e in ([experiment_ids] if isinstance(experiment_ids, str) else experiment_ids)]
+    if experiment_names:
+        ids = []
+        for name in experiment_names:
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                logger.warning("runstack: search_runs skips unknown experiment %r", name)
+            else:
+                ids.append(found.experiment_id)
+        return ids
+    if search_all_experiments:
+        from runstack.fluent import search_experiments
+
+        return [e.experiment_id for e in search_experiments(ViewType.ACTIVE_ONLY)]
+    return [experiment_choice.resolve_experiment_id(client, None)]
+
+
+def collect_runs(
+    client: TrackingClient,
+    experiment_ids: list[str] | None,
+    filter_string: str,
+    run_view_type: int,
+    max_results: int,
+    order_by: list[str] | None,
+    output_format: str,
+    search_all_experiments: bool,
+    experiment_names: list[str] | None,
+) -> Any:
+    if output_format not in ("list", "pandas"):
+        raise InvalidParameterError(
+            f"Invalid output_format {output_format!r}: use 'list' or 'pandas'."
+        )
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+        raise InvalidParameterError(
+            f"Invalid max_results {max_results!r}: it must be a positive integer."
+        )
+    if output_format == "pandas":
+        _import_pandas()  # fail before any query when pandas is missing
+    ids = _experiment_ids(client, experiment_ids, search_all_experiments, experiment_names)
+    runs: list[Run] = []
+    token = None
+    while ids and len(runs) < max_results:
+        size = min(PAGE_SIZE, max_results - len(runs))
+        page = client.search_runs(ids, filter_string, run_view_type, size, order_by, token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    return runs if output_format == "list" else runs_to_dataframe(runs)
+
+
+def _import_pandas() -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise InvalidParameterError(
+            "search_runs(output_format='pandas') needs pandas, which is not installed. "
+            "Install it with `pip install 'runstack[pandas]'`, or pass output_format='list'."
+        ) from None
+    return pandas
+
+
+def _utc(ms: int | None) -> Any:
+    return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+
+
+def runs_to_dataframe(runs: list[Run]) -> Any:
+    """MLflow's columns: run info, then metrics.*, params.*, tags.* (missing: NaN / None)."""
+    pandas = _import_pandas()
+    info_columns = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
+    metric_keys = sorted({k for r in runs for k in r.data.metrics})
+    param_keys = sorted({k for r in runs for k in r.data.params})
+    tag_keys = sorted({k for r in runs for k in r.data.tags})
+    rows = []
+    for run in runs:
+        info = run.info
+        row: dict[str, Any] = {
+            "run_id": info.run_id,
+            "experiment_id": info.experiment_id,
+            "status": info.status,
+            "artifact_uri": info.artifact_uri,
+            "start_time": _utc(info.start_time),
+            "end_time": _utc(info.end_time),
+        }
+        row.update({f"metrics.{k}": run.data.metrics.get(k, float("nan")) for k in metric_keys})
+        row.update({f"params.{k}": run.data.params.get(k) for k in param_keys})
+        row.update({f"tags.{k}": run.data.tags.get(k) for k in tag_keys})
+        rows.append(row)
+    columns = (
+        info_columns
+        + [f"metrics.{k}" for k in metric_keys]
+        + [f"params.{k}" for k in param_keys]
+        + [f"tags.{k}" for k in tag_keys]
+    )
+    return pandas.DataFrame(rows, columns=columns)

@@ -1,0 +1,120 @@
+"""The storage interface every backend implements (SQL today, HTTP later).
+
+The client (``runstack.client``) validates arguments and calls exactly one store method per
+operation; each method is one transaction, so a failed call changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from runstack.entities import Experiment, Metric, PagedList, Run, RunInfo, RunTag, ViewType
+
+
+class Store(Protocol):
+    """A tracking store. Ids are strings; times are integer milliseconds."""
+
+    uri: str
+
+    # Experiments ---------------------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None, tags: Sequence[tuple[str, str]]
+    ) -> str: ...
+
+    def get_experiment(self, experiment_id: str) -> Experiment: ...
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None: ...
+
+    def delete_experiment(self, experiment_id: str) -> None: ...
+
+    def restore_experiment(self, experiment_id: str) -> None: ...
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None: ...
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: ...
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None: ...
+
+    def search_experiments(
+        self,
+        view_type: ViewType,
+        max_results: int,
+        filter_string: str | None,
+        order_by: Sequence[str] | None,
+        page_token: str | None,
+    ) -> PagedList: ...
+
+    # Runs ----------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        run_name: str,
+        tags: Sequence[tuple[str, str]],
+        parent_run_id: str | None,
+        heartbeat_timeout_ms: int | None,
+    ) -> Run:
+        """Create a RUNNING run. Checks, in the same transaction: the experiment exists and is
+        active, and the parent (if any) exists and is not deleted. A heartbeat timeout makes
+        the run reapable when its heartbeats stop; None means it is never reaped."""
+        ...
+
+    def resume_run(
+        self,
+        run_id: str,
+        expected_experiment_id: str | None,
+        run_name: str | None,
+        tags: Sequence[tuple[str, str]],
+        heartbeat_timeout_ms: int | None,
+    ) -> Run:
+        """Set an existing, non-deleted run RUNNING again with no end time, in one transaction."""
+        ...
+
+    def get_run(self, run_id: str) -> Run: ...
+
+    def update_run(
+        self,
+        run_id: str,
+        status: str | None,
+        end_time: int | None,
+        run_name: str | None,
+    ) -> RunInfo:
+        """Change status/end time/name. RUNNING and SCHEDULED always clear the end time and
+        the heartbeat lease (the caller no longer owns the run)."""
+        ...
+
+    def delete_run(self, run_id: str) -> None: ...
+
+    def restore_run(self, run_id: str) -> None: ...
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric],
+        params: Sequence[tuple[str, str]],
+        tags: Sequence[tuple[str, str]],
+    ) -> None:
+        """Write all of it in one transaction, or nothing."""
+        ...
+
+    def delete_tag(self, run_id: str, key: str) -> None: ...
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]: ...
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None,
+        view_type: ViewType,
+        max_results: int,
+        order_by: Sequence[str] | None,
+        page_token: str | None,
+    ) -> PagedList: ...
+
+    def renew_heartbeats(self, run_ids: Sequence[str], timeout_ms: int) -> None:
+        """Extend the liveness lease of these RUNNING runs."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,146 @@
+"""The SQL schema shared by SQLite and PostgreSQL.
+
+These table objects are the single source of truth for the store's queries; the Alembic
+migrations in ``migrations/versions`` create exactly these tables. A test compares the two.
+
+Times are integer milliseconds since the Unix epoch. Experiment ids are integers in the
+database and strings in the API (as MLflow).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+LIFECYCLE_STAGES = ("active", "deleted")
+
+# How a metric value is encoded: SQLite folds -0.0 into 0.0 and stores NaN as NULL, so the
+# exact value needs one more bit of information than the float column holds.
+VALUE_KIND_NUMBER = 0
+VALUE_KIND_NAN = 1
+VALUE_KIND_NEGATIVE_ZERO = 2
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    # NULL means "the store's default artifact root / <experiment_id>" (used by "Default").
+    Column("artifact_location", Text, nullable=True),
+    Column("lifecycle_stage", String(20), nullable=False, server_default="active"),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("deleted_time", BigInteger, nullable=True),
+    CheckConstraint(_in("lifecycle_stage", LIFECYCLE_STAGES), name="ck_experiments_lifecycle"),
+    sqlite_autoincrement=True,
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(250), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("status", String(9), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("artifact_uri", Text, nullable=False),
+    Column("lifecycle_stage", String(20), nullable=False, server_default="active"),
+    Column("deleted_time", BigInteger, nullable=True),
+    # True when the run was hidden by deleting its experiment (so restoring the experiment
+    # brings back exactly these runs and not the ones deleted on their own).
+    Column("deleted_with_experiment", Boolean, nullable=False, server_default="0"),
+    # Liveness lease: the owning process renews heartbeat_time every interval; a RUNNING run
+    # whose heartbeat_deadline has passed is dead. NULL deadline: nobody promised heartbeats
+    # (client-created runs, MLflow's own client), so the run is never reaped.
+    Column("heartbeat_time", BigInteger, nullable=True),
+    Column("heartbeat_deadline", BigInteger, nullable=True),
+    CheckConstraint(_in("status", RUN_STATUSES), name="ck_runs_status"),
+    CheckConstraint(_in("lifecycle_stage", LIFECYCLE_STAGES), name="ck_runs_lifecycle"),
+)
+Index("ix_runs_experiment_start", runs.c.experiment_id, runs.c.start_time)
+Index("ix_runs_status_deadline", runs.c.status, runs.c.heartbeat_deadline)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# The full history, in logging order (``seq`` increases with every insert).
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Float(53), nullable=True),
+    Column("value_kind", SmallInteger, nullable=False, server_default="0"),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+)
+Index("ix_metrics_run_key_seq", metrics.c.run_id, metrics.c.key, metrics.c.seq)
+
+# One row per (run, key): the value at the highest step, then the latest timestamp, then the
+# one logged last. Kept in the same transaction as the history row.
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Float(53), nullable=True),
+    Column("value_kind", SmallInteger, nullable=False, server_default="0"),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+)
