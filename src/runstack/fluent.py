@@ -16,7 +16,7 @@ from runstack import context, experiment_choice, heartbeat, lifecycle, tracking_
 from runstack.active_run import ActiveRun
 from runstack.async_logging import RunOperations
 from runstack.async_logging import flush as flush_async_logging
-from runstack.client import TrackingClient, make_metric
+from runstack.client import TrackingClient
 from runstack.entities import Experiment, Metric, Param, Run, RunTag, ViewType
 from runstack.errors import InvalidParameterError, RunAlreadyActiveError
 from runstack.source_tags import owner_tags, system_tags
@@ -240,9 +240,8 @@ def log_metrics(
 ) -> RunOperations | None:
     client, target = _target(run_id)
     stamp = int(time.time() * 1000) if timestamp is None else timestamp
-    items: list[Metric] = [
-        make_metric(k, v, stamp, step) for k, v in as_str_dict(metrics, "metrics").items()
-    ]
+    # Validated once, by the client.
+    items = [Metric(k, v, stamp, step) for k, v in as_str_dict(metrics, "metrics").items()]
     return client.log_batch(target, metrics=items, synchronous=synchronous)
 
 

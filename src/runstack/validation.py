@@ -37,8 +37,15 @@ def preview(value: object) -> str:
     return text if len(text) <= _PREVIEW else text[: _PREVIEW - 3] + "..."
 
 
+# Keys already found valid: training loops log the same few keys millions of times.
+_VALID_KEYS: dict[str, None] = {}
+_VALID_KEYS_LIMIT = 50_000
+
+
 def validate_key(key: object, what: str) -> str:
     """Keys of params, metrics and tags: MLflow's character set, not path-like, ≤ 250 chars."""
+    if key in _VALID_KEYS:
+        return key  # type: ignore[return-value]
     if not isinstance(key, str):
         raise InvalidParameterError(
             f"{what} key must be a string, got {preview(key)} of type {type(key).__name__}."
@@ -60,6 +67,8 @@ def validate_key(key: object, what: str) -> str:
             f"Invalid {what.lower()} key {preview(key)}: keys must not look like file paths "
             f"that resolve elsewhere (this one resolves to {normalised!r})."
         )
+    if len(_VALID_KEYS) < _VALID_KEYS_LIMIT:
+        _VALID_KEYS[key] = None
     return key
 
 
@@ -90,6 +99,8 @@ def validate_experiment_tag(key: object, value: object) -> tuple[str, str]:
 
 def validate_metric_value(key: str, value: object) -> float:
     """Any real number (numpy scalars and one-element arrays included) becomes a float."""
+    if type(value) is float:
+        return value
     item = getattr(value, "item", None)
     if callable(item) and not isinstance(value, (int, float)):
         try:
@@ -116,6 +127,8 @@ def validate_metric_value(key: str, value: object) -> float:
 
 def validate_step(key: str, step: object) -> int:
     """Steps are 64-bit integers; a float with an integral value is accepted."""
+    if type(step) is int and INT64_MIN <= step <= INT64_MAX:
+        return step
     if step is None:
         return 0
     if isinstance(step, bool):
@@ -137,6 +150,8 @@ def validate_step(key: str, step: object) -> int:
 
 def validate_timestamp(timestamp: object, what: str = "timestamp") -> int:
     """Milliseconds since the epoch: a non-negative 64-bit integer (0 is kept as 0)."""
+    if type(timestamp) is int and 0 <= timestamp <= INT64_MAX:
+        return timestamp
     if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Real):
         raise InvalidParameterError(
             f"Invalid {what} {preview(timestamp)}: use integer milliseconds since the epoch."

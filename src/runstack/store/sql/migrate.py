@@ -43,9 +43,7 @@ def _current_version(connection: Connection) -> str | None:
 def _fast_version(db: Database) -> str | None:
     """Read the version without inspection; None if the table is missing."""
     try:
-        return db.read(
-            lambda c: c.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
-        )
+        return db.read(lambda tx: tx.scalar(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")))
     except (sa.exc.DBAPIError, StoreUnavailableError):
         # Missing table (a fresh database) or no connection: the locked path below decides.
         return None
@@ -80,7 +78,7 @@ def ensure_schema(db: Database) -> None:
             return SCHEMA_HEAD
         return found
 
-    version = db.write(create_if_empty)
+    version = db.write_with_connection(create_if_empty)
     if version != SCHEMA_HEAD:
         raise InvalidStateError(
             f"The database at {redact(db.uri)} has schema version {version!r}, but this "
@@ -98,5 +96,5 @@ def upgrade(db: Database) -> tuple[str | None, str]:
         _run_alembic_upgrade(connection)
         return before
 
-    before = db.write(migrate)
+    before = db.write_with_connection(migrate)
     return before, SCHEMA_HEAD

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from runstack.entities import Experiment, Metric, Run, RunData, RunInfo
 from runstack.store.sql import schema as t
+from runstack.store.sql.database import Prepared, Tx
 
 # SQLite limits bound variables per statement; stay far below it when chunking IN lists.
 CHUNK = 500
@@ -69,62 +69,75 @@ _RUN_COLUMNS = (
     t.runs.c.lifecycle_stage,
     t.runs.c.heartbeat_deadline,
 )
+_lm = t.latest_metrics.c
+_LATEST_COLUMNS = (_lm.run_id, _lm.key, _lm.value, _lm.value_kind, _lm.timestamp, _lm.step)
+_ID = sa.bindparam("run_id")
+
+RUN_BY_ID = Prepared(sa.select(*_RUN_COLUMNS).where(t.runs.c.run_id == _ID))
+_PARAMS_OF_RUN = Prepared(
+    sa.select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(t.params.c.run_id == _ID)
+)
+_TAGS_OF_RUN = Prepared(
+    sa.select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value).where(t.tags.c.run_id == _ID)
+)
+_LATEST_OF_RUN = Prepared(sa.select(*_LATEST_COLUMNS).where(_lm.run_id == _ID))
 
 
-def select_run_rows(connection: Connection, run_ids: Sequence[str]) -> dict[str, Any]:
-    rows: dict[str, Any] = {}
-    for part in chunks(run_ids):
-        query = sa.select(*_RUN_COLUMNS).where(t.runs.c.run_id.in_(part))
-        rows.update((row.run_id, row) for row in connection.execute(query))
-    return rows
-
-
-def load_runs(connection: Connection, run_ids: Sequence[str]) -> dict[str, Run]:
+def load_runs(tx: Tx, run_ids: Sequence[str]) -> dict[str, Run]:
     """Whole runs (info, params, tags, latest metrics) for these ids; missing ids are absent."""
-    rows = select_run_rows(connection, run_ids)
-    return build_runs(connection, rows)
-
-
-def build_runs(connection: Connection, rows: dict[str, Any]) -> dict[str, Run]:
-    ids = list(rows)
-    params: dict[str, dict[str, str]] = {run_id: {} for run_id in ids}
-    tags: dict[str, dict[str, str]] = {run_id: {} for run_id in ids}
-    latest: dict[str, list[Metric]] = {run_id: [] for run_id in ids}
-    for part in chunks(ids):
-        for row in connection.execute(
+    if len(run_ids) == 1:
+        # The common case (get_run, resume) runs on statements compiled once.
+        key = {"run_id": run_ids[0]}
+        row = tx.first(RUN_BY_ID, key)
+        if row is None:
+            return {}
+        return _assemble(
+            {row.run_id: row},
+            tx.all(_PARAMS_OF_RUN, key),
+            tx.all(_TAGS_OF_RUN, key),
+            tx.all(_LATEST_OF_RUN, key),
+        )
+    rows: dict[str, Any] = {}
+    params: list[Any] = []
+    tags: list[Any] = []
+    latest: list[Any] = []
+    for part in chunks(run_ids):
+        rows.update((r.run_id, r) for r in tx.all(sa.select(*_RUN_COLUMNS).where(t.runs.c.run_id.in_(part))))
+        params += tx.all(
             sa.select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
                 t.params.c.run_id.in_(part)
             )
-        ):
-            params[row.run_id][row.key] = row.value
-        for row in connection.execute(
+        )
+        tags += tx.all(
             sa.select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value).where(t.tags.c.run_id.in_(part))
-        ):
-            tags[row.run_id][row.key] = row.value
-        lm = t.latest_metrics.c
-        for row in connection.execute(
-            sa.select(lm.run_id, lm.key, lm.value, lm.value_kind, lm.timestamp, lm.step).where(
-                lm.run_id.in_(part)
-            )
-        ):
-            latest[row.run_id].append(
-                Metric(
-                    row.key,
-                    decode_value(row.value, row.value_kind),
-                    row.timestamp,
-                    row.step,
-                    row.run_id,
-                )
-            )
+        )
+        latest += tx.all(sa.select(*_LATEST_COLUMNS).where(_lm.run_id.in_(part)))
+    return _assemble(rows, params, tags, latest)
+
+
+def _assemble(
+    rows: dict[str, Any], params: list[Any], tags: list[Any], latest: list[Any]
+) -> dict[str, Run]:
+    by_run_params: dict[str, dict[str, str]] = {run_id: {} for run_id in rows}
+    by_run_tags: dict[str, dict[str, str]] = {run_id: {} for run_id in rows}
+    by_run_latest: dict[str, list[Metric]] = {run_id: [] for run_id in rows}
+    for p in params:
+        by_run_params[p.run_id][p.key] = p.value
+    for g in tags:
+        by_run_tags[g.run_id][g.key] = g.value
+    for m in latest:
+        by_run_latest[m.run_id].append(
+            Metric(m.key, decode_value(m.value, m.value_kind), m.timestamp, m.step, m.run_id)
+        )
     runs: dict[str, Run] = {}
     for run_id, row in rows.items():
-        metric_objs = tuple(sorted(latest[run_id], key=lambda m: m.key))
+        metric_objs = tuple(sorted(by_run_latest[run_id], key=lambda m: m.key))
         runs[run_id] = Run(
             info=run_info_from_row(row),
             data=RunData(
                 metrics={m.key: m.value for m in metric_objs},
-                params=params[run_id],
-                tags=tags[run_id],
+                params=by_run_params[run_id],
+                tags=by_run_tags[run_id],
                 latest_metrics=metric_objs,
             ),
         )
@@ -146,18 +159,14 @@ def experiment_from_row(row: Any, tags: dict[str, str], default_root: str) -> Ex
     )
 
 
-def load_experiments(
-    connection: Connection, where: sa.ColumnElement[bool], default_root: str
-) -> list[Experiment]:
-    rows = list(connection.execute(sa.select(t.experiments).where(where)))
+def load_experiments(tx: Tx, where: sa.ColumnElement[bool], default_root: str) -> list[Experiment]:
+    rows = tx.all(sa.select(t.experiments).where(where))
     if not rows:
         return []
     ids = [row.experiment_id for row in rows]
     tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+    et = t.experiment_tags.c
     for part in chunks(ids):
-        et = t.experiment_tags.c
-        for tag in connection.execute(
-            sa.select(et.experiment_id, et.key, et.value).where(et.experiment_id.in_(part))
-        ):
+        for tag in tx.all(sa.select(et.experiment_id, et.key, et.value).where(et.experiment_id.in_(part))):
             tags[tag.experiment_id][tag.key] = tag.value
     return [experiment_from_row(row, tags[row.experiment_id], default_root) for row in rows]

@@ -11,12 +11,11 @@ import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from runstack.entities import PagedList, ViewType
 from runstack.errors import InvalidParameterError
 from runstack.store.sql import schema as t
-from runstack.store.sql.database import Database
+from runstack.store.sql.database import Database, Tx
 from runstack.store.sql.rows import load_experiments, load_runs
 
 MAX_RESULTS_LIMIT = 50_000
@@ -90,7 +89,7 @@ def search_runs(
     after = _decode_token(page_token, "runs")
     ids = [int(e) for e in experiment_ids]
 
-    def query(connection: Connection) -> PagedList:
+    def query(tx: Tx) -> PagedList:
         r = t.runs.c
         select = sa.select(r.run_id, r.start_time).where(
             r.experiment_id.in_(ids), r.lifecycle_stage.in_(_stages(view_type))
@@ -101,9 +100,9 @@ def search_runs(
                 sa.or_(r.start_time < start, sa.and_(r.start_time == start, r.run_id > run_id))
             )
         select = select.order_by(r.start_time.desc(), r.run_id.asc()).limit(max_results + 1)
-        rows = connection.execute(select).all()
+        rows = tx.all(select)
         page = rows[:max_results]
-        runs = load_runs(connection, [row.run_id for row in page])
+        runs = load_runs(tx, [row.run_id for row in page])
         token = None
         if len(rows) > max_results:
             token = _encode_token("runs", [page[-1].start_time, page[-1].run_id])
@@ -128,7 +127,7 @@ def search_experiments(
     _require_plain(filter_string, order_by)
     after = _decode_token(page_token, "experiments")
 
-    def query(connection: Connection) -> PagedList:
+    def query(tx: Tx) -> PagedList:
         e = t.experiments.c
         where = e.lifecycle_stage.in_(_stages(view_type))
         if after is not None:
@@ -140,17 +139,17 @@ def search_experiments(
                     sa.and_(e.creation_time == created, e.experiment_id > experiment_id),
                 ),
             )
-        ids = connection.execute(
+        ids = tx.all(
             sa.select(e.experiment_id, e.creation_time)
             .where(where)
             .order_by(e.creation_time.desc(), e.experiment_id.asc())
             .limit(max_results + 1)
-        ).all()
+        )
         page = ids[:max_results]
         found = {
             int(x.experiment_id): x
             for x in load_experiments(
-                connection, e.experiment_id.in_([row.experiment_id for row in page]), artifact_root
+                tx, e.experiment_id.in_([row.experiment_id for row in page]), artifact_root
             )
         }
         token = None

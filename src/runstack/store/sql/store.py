@@ -2,71 +2,113 @@
 
 Each public method is one transaction (``Database.write``/``read``): it checks everything it
 needs inside that transaction before its first write, so a failed call leaves no trace.
+Experiment operations live in ``experiments.py``; this class adds runs and logging.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
-from runstack.entities import (
-    Experiment,
-    LifecycleStage,
-    Metric,
-    PagedList,
-    Run,
-    RunData,
-    RunInfo,
-    ViewType,
-)
-from runstack.errors import (
-    InvalidParameterError,
-    InvalidStateError,
-    ResourceAlreadyExistsError,
-    ResourceNotFoundError,
-)
+from runstack.entities import LifecycleStage, Metric, PagedList, Run, RunData, RunInfo, ViewType
+from runstack.errors import InvalidParameterError, InvalidStateError, ResourceNotFoundError
 from runstack.store.sql import liveness
 from runstack.store.sql import schema as t
-from runstack.store.sql.database import Database
+from runstack.store.sql.database import Database, Prepared, Tx
+from runstack.store.sql.experiments import ExperimentStore, experiment_row
 from runstack.store.sql.migrate import ensure_schema
-from runstack.store.sql.rows import (
-    decode_value,
-    load_experiments,
-    load_runs,
-    now_ms,
-    run_info_from_row,
-)
+from runstack.store.sql.rows import RUN_BY_ID, decode_value, load_runs, now_ms, run_info_from_row
 from runstack.store.sql.writes import RUN_NAME_TAG, write_metrics, write_params, write_tags
 
 ACTIVE = LifecycleStage.ACTIVE
 DELETED = LifecycleStage.DELETED
 _NON_TERMINAL = ("RUNNING", "SCHEDULED")
+_RUN = sa.bindparam("run_id")
+
+_RUN_STATE = Prepared(
+    sa.select(t.runs.c.run_id, t.runs.c.experiment_id, t.runs.c.lifecycle_stage).where(
+        t.runs.c.run_id == _RUN
+    )
+)
+_INSERT_RUN = Prepared(sa.insert(t.runs))
+_INSERT_TAG = Prepared(sa.insert(t.tags))
+_RESUME = Prepared(
+    sa.update(t.runs)
+    .where(t.runs.c.run_id == _RUN)
+    .values(
+        status="RUNNING",
+        end_time=None,
+        heartbeat_time=sa.bindparam("heartbeat_time"),
+        heartbeat_deadline=sa.bindparam("heartbeat_deadline"),
+    )
+)
+_SET_NON_TERMINAL = Prepared(
+    sa.update(t.runs)
+    .where(t.runs.c.run_id == _RUN)
+    .values(
+        status=sa.bindparam("status"), end_time=None, heartbeat_time=None, heartbeat_deadline=None
+    )
+)
+_SET_TERMINAL = Prepared(
+    sa.update(t.runs)
+    .where(t.runs.c.run_id == _RUN)
+    .values(
+        status=sa.bindparam("status"),
+        end_time=sa.bindparam("end_time"),
+        heartbeat_deadline=None,
+    )
+)
+_SET_LIFECYCLE = Prepared(
+    sa.update(t.runs)
+    .where(t.runs.c.run_id == _RUN)
+    .values(
+        lifecycle_stage=sa.bindparam("stage"),
+        deleted_time=sa.bindparam("deleted_time"),
+        deleted_with_experiment=False,
+    )
+)
+_DELETE_TAG = Prepared(
+    sa.delete(t.tags).where(t.tags.c.run_id == _RUN, t.tags.c.key == sa.bindparam("key"))
+)
+_m = t.metrics.c
+_HISTORY = Prepared(
+    sa.select(_m.value, _m.value_kind, _m.timestamp, _m.step)
+    .where(_m.run_id == _RUN, _m.key == sa.bindparam("key"))
+    .order_by(_m.seq)
+)
 
 
-def default_artifact_root(db: Database) -> str:
-    """Where experiments keep artifacts unless told otherwise."""
-    configured = os.environ.get("RUNSTACK_ARTIFACT_ROOT")
-    if configured:
-        return configured.rstrip("/")
-    if db.is_sqlite and db.engine.url.database:
-        return str(Path(db.engine.url.database).resolve().parent / "mlruns")
-    return str(Path.cwd() / "mlruns")
+class _Values:
+    """Attribute access over a dict, so freshly written values build a RunInfo like a row."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
 
 
-class SqlStore:
-    """A tracking store over SQLAlchemy Core. Open it with ``SqlStore.open(uri)``."""
+def run_state(tx: Tx, run_id: str) -> Any:
+    """(run_id, experiment_id, lifecycle_stage) of a run, or ResourceNotFoundError."""
+    row = tx.first(_RUN_STATE, {"run_id": run_id})
+    if row is None:
+        raise ResourceNotFoundError(f"Run {run_id!r} does not exist.")
+    return row
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.uri = db.uri
-        self.artifact_root = default_artifact_root(db)
+
+def require_active_run(tx: Tx, run_id: str, what: str = "Run") -> Any:
+    row = tx.first(_RUN_STATE, {"run_id": run_id})
+    if row is None:
+        raise ResourceNotFoundError(f"{what} {run_id!r} does not exist.")
+    if row.lifecycle_stage != ACTIVE:
+        raise InvalidStateError(
+            f"{what} {run_id} is deleted; restore it with restore_run() before using it."
+        )
+    return row
+
+
+class SqlStore(ExperimentStore):
+    """A tracking store over SQLAlchemy. Open it with ``SqlStore.open(uri)``."""
 
     @classmethod
     def open(cls, uri: str) -> SqlStore:
@@ -77,196 +119,6 @@ class SqlStore:
 
     def close(self) -> None:
         self.db.close()
-
-    # Experiments ---------------------------------------------------------------------------
-
-    def _experiment_row(self, connection: Connection, experiment_id: str) -> Any:
-        row = connection.execute(
-            sa.select(t.experiments).where(t.experiments.c.experiment_id == int(experiment_id))
-        ).first()
-        if row is None:
-            raise ResourceNotFoundError(f"No experiment with id {experiment_id!r} exists.")
-        return row
-
-    def _check_name_free(self, connection: Connection, name: str) -> None:
-        row = connection.execute(
-            sa.select(t.experiments.c.experiment_id, t.experiments.c.lifecycle_stage).where(
-                t.experiments.c.name == name
-            )
-        ).first()
-        if row is None:
-            return
-        if row.lifecycle_stage == DELETED:
-            raise ResourceAlreadyExistsError(
-                f"An experiment named {name!r} already exists (id {row.experiment_id}) and is "
-                "deleted. Restore it, or remove it for good with `runstack gc`, to reuse the name."
-            )
-        raise ResourceAlreadyExistsError(
-            f"An experiment named {name!r} already exists (id {row.experiment_id})."
-        )
-
-    def create_experiment(
-        self, name: str, artifact_location: str | None, tags: Sequence[tuple[str, str]]
-    ) -> str:
-        def create(connection: Connection) -> str:
-            self._check_name_free(connection, name)
-            now = now_ms()
-            new_id = connection.execute(
-                sa.insert(t.experiments)
-                .values(
-                    name=name,
-                    artifact_location=artifact_location,
-                    lifecycle_stage=ACTIVE,
-                    creation_time=now,
-                    last_update_time=now,
-                )
-                .returning(t.experiments.c.experiment_id)
-            ).scalar_one()
-            if artifact_location is None:
-                connection.execute(
-                    sa.update(t.experiments)
-                    .where(t.experiments.c.experiment_id == new_id)
-                    .values(artifact_location=f"{self.artifact_root}/{new_id}")
-                )
-            if tags:
-                connection.execute(
-                    sa.insert(t.experiment_tags),
-                    [{"experiment_id": new_id, "key": k, "value": v} for k, v in dict(tags).items()],
-                )
-            return str(new_id)
-
-        try:
-            return self.db.write(create)
-        except IntegrityError:
-            # Lost a race with another process creating the same name: say who has it.
-            self.db.read(lambda c: self._check_name_free(c, name))
-            raise ResourceAlreadyExistsError(
-                f"An experiment named {name!r} already exists."
-            ) from None
-
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        found = self.db.read(
-            lambda c: load_experiments(
-                c, t.experiments.c.experiment_id == int(experiment_id), self.artifact_root
-            )
-        )
-        if not found:
-            raise ResourceNotFoundError(f"No experiment with id {experiment_id!r} exists.")
-        return found[0]
-
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
-        found = self.db.read(
-            lambda c: load_experiments(c, t.experiments.c.name == name, self.artifact_root)
-        )
-        return found[0] if found else None
-
-    def delete_experiment(self, experiment_id: str) -> None:
-        def delete(connection: Connection) -> None:
-            row = self._experiment_row(connection, experiment_id)
-            if row.lifecycle_stage == DELETED:
-                return
-            now = now_ms()
-            connection.execute(
-                sa.update(t.experiments)
-                .where(t.experiments.c.experiment_id == row.experiment_id)
-                .values(lifecycle_stage=DELETED, deleted_time=now, last_update_time=now)
-            )
-            connection.execute(
-                sa.update(t.runs)
-                .where(t.runs.c.experiment_id == row.experiment_id, t.runs.c.lifecycle_stage == ACTIVE)
-                .values(lifecycle_stage=DELETED, deleted_time=now, deleted_with_experiment=True)
-            )
-
-        self.db.write(delete)
-
-    def restore_experiment(self, experiment_id: str) -> None:
-        def restore(connection: Connection) -> None:
-            row = self._experiment_row(connection, experiment_id)
-            if row.lifecycle_stage == ACTIVE:
-                return
-            connection.execute(
-                sa.update(t.experiments)
-                .where(t.experiments.c.experiment_id == row.experiment_id)
-                .values(lifecycle_stage=ACTIVE, deleted_time=None, last_update_time=now_ms())
-            )
-            connection.execute(
-                sa.update(t.runs)
-                .where(
-                    t.runs.c.experiment_id == row.experiment_id,
-                    t.runs.c.deleted_with_experiment.is_(True),
-                )
-                .values(lifecycle_stage=ACTIVE, deleted_time=None, deleted_with_experiment=False)
-            )
-
-        self.db.write(restore)
-
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        def rename(connection: Connection) -> None:
-            row = self._experiment_row(connection, experiment_id)
-            if row.lifecycle_stage != ACTIVE:
-                raise InvalidStateError(
-                    f"Experiment {experiment_id} is deleted; restore it before renaming it."
-                )
-            if row.name == new_name:
-                return
-            self._check_name_free(connection, new_name)
-            connection.execute(
-                sa.update(t.experiments)
-                .where(t.experiments.c.experiment_id == row.experiment_id)
-                .values(name=new_name, last_update_time=now_ms())
-            )
-
-        self.db.write(rename)
-
-    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
-        def set_tag(connection: Connection) -> None:
-            row = self._experiment_row(connection, experiment_id)
-            if row.lifecycle_stage != ACTIVE:
-                raise InvalidStateError(
-                    f"Experiment {experiment_id} is deleted; restore it before tagging it."
-                )
-            et = t.experiment_tags
-            updated = connection.execute(
-                sa.update(et)
-                .where(et.c.experiment_id == row.experiment_id, et.c.key == key)
-                .values(value=value)
-            ).rowcount
-            if not updated:
-                connection.execute(
-                    sa.insert(et).values(experiment_id=row.experiment_id, key=key, value=value)
-                )
-
-        self.db.write(set_tag)
-
-    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        def delete_tag(connection: Connection) -> None:
-            row = self._experiment_row(connection, experiment_id)
-            et = t.experiment_tags
-            deleted = connection.execute(
-                sa.delete(et).where(et.c.experiment_id == row.experiment_id, et.c.key == key)
-            ).rowcount
-            if not deleted:
-                raise ResourceNotFoundError(
-                    f"Experiment {experiment_id} has no tag {key!r} to delete."
-                )
-
-        self.db.write(delete_tag)
-
-    def search_experiments(
-        self,
-        view_type: ViewType,
-        max_results: int,
-        filter_string: str | None,
-        order_by: Sequence[str] | None,
-        page_token: str | None,
-    ) -> PagedList:
-        from runstack.store.sql import search
-
-        return search.search_experiments(
-            self.db, self.artifact_root, view_type, max_results, filter_string, order_by, page_token
-        )
-
-    # Runs ----------------------------------------------------------------------------------
 
     def create_run(
         self,
@@ -282,18 +134,17 @@ class SqlStore:
         all_tags = dict(tags)
         all_tags[RUN_NAME_TAG] = run_name
 
-        def create(connection: Connection) -> Run:
-            experiment = self._experiment_row(connection, experiment_id)
+        def create(tx: Tx) -> Run:
+            experiment = experiment_row(tx, experiment_id)
             if experiment.lifecycle_stage != ACTIVE:
                 raise InvalidStateError(
                     f"Experiment {experiment.name!r} (id {experiment_id}) is deleted; restore it "
                     "with restore_experiment() or choose another experiment."
                 )
             if parent_run_id is not None:
-                self._require_run(connection, parent_run_id, what="Parent run")
+                require_active_run(tx, parent_run_id, what="Parent run")
             location = experiment.artifact_location or f"{self.artifact_root}/{experiment_id}"
             now = now_ms()
-            lease = None if heartbeat_timeout_ms is None else now + heartbeat_timeout_ms
             values = {
                 "run_id": run_id,
                 "experiment_id": experiment.experiment_id,
@@ -304,32 +155,18 @@ class SqlStore:
                 "end_time": None,
                 "artifact_uri": f"{location}/{run_id}/artifacts",
                 "lifecycle_stage": ACTIVE,
-                "heartbeat_time": None if lease is None else now,
-                "heartbeat_deadline": lease,
+                "deleted_time": None,
+                "deleted_with_experiment": False,
+                "heartbeat_time": None if heartbeat_timeout_ms is None else now,
+                "heartbeat_deadline": None
+                if heartbeat_timeout_ms is None
+                else now + heartbeat_timeout_ms,
             }
-            connection.execute(sa.insert(t.runs).values(**values))
-            connection.execute(
-                sa.insert(t.tags),
-                [{"run_id": run_id, "key": k, "value": v} for k, v in all_tags.items()],
-            )
-            info = run_info_from_row(_Values(values))
-            return Run(info=info, data=RunData(tags=all_tags))
+            tx.run(_INSERT_RUN, values)
+            tx.many(_INSERT_TAG, [{"run_id": run_id, "key": k, "value": v} for k, v in all_tags.items()])
+            return Run(info=run_info_from_row(_Values(values)), data=RunData(tags=all_tags))
 
         return self.db.write(create)
-
-    def _require_run(self, connection: Connection, run_id: str, what: str = "Run") -> Any:
-        row = connection.execute(
-            sa.select(t.runs.c.run_id, t.runs.c.experiment_id, t.runs.c.lifecycle_stage).where(
-                t.runs.c.run_id == run_id
-            )
-        ).first()
-        if row is None:
-            raise ResourceNotFoundError(f"{what} {run_id!r} does not exist.")
-        if row.lifecycle_stage != ACTIVE:
-            raise InvalidStateError(
-                f"{what} {run_id} is deleted; restore it with restore_run() before using it."
-            )
-        return row
 
     def resume_run(
         self,
@@ -339,8 +176,8 @@ class SqlStore:
         tags: Sequence[tuple[str, str]],
         heartbeat_timeout_ms: int | None,
     ) -> Run:
-        def resume(connection: Connection) -> Run:
-            row = self._require_run(connection, run_id)
+        def resume(tx: Tx) -> Run:
+            row = require_active_run(tx, run_id)
             if expected_experiment_id is not None and str(row.experiment_id) != expected_experiment_id:
                 raise InvalidParameterError(
                     f"Run {run_id} belongs to experiment {row.experiment_id}, not "
@@ -348,36 +185,37 @@ class SqlStore:
                     f"experiment_id={str(row.experiment_id)!r}."
                 )
             now = now_ms()
-            values: dict[str, Any] = {
-                "status": "RUNNING",
-                "end_time": None,
-                "heartbeat_time": None if heartbeat_timeout_ms is None else now,
-                "heartbeat_deadline": None
-                if heartbeat_timeout_ms is None
-                else now + heartbeat_timeout_ms,
-            }
-            connection.execute(sa.update(t.runs).where(t.runs.c.run_id == run_id).values(**values))
+            lease = None if heartbeat_timeout_ms is None else now + heartbeat_timeout_ms
+            tx.run(
+                _RESUME,
+                {
+                    "run_id": run_id,
+                    "heartbeat_time": None if lease is None else now,
+                    "heartbeat_deadline": lease,
+                },
+            )
             all_tags = list(tags)
             if run_name is not None:
                 all_tags.append((RUN_NAME_TAG, run_name))
-            write_tags(connection, run_id, all_tags)
-            return load_runs(connection, [run_id])[run_id]
+            write_tags(tx, run_id, all_tags)
+            return load_runs(tx, [run_id])[run_id]
 
         return self.db.write(resume)
 
     def get_run(self, run_id: str) -> Run:
-        run, dead = self.db.read(lambda c: self._get_run(c, run_id))
+        run, dead = self.db.read(lambda tx: self._get_run(tx, run_id))
         if dead:
-            self.db.write(lambda c: liveness.reap(c, now_ms(), run_ids=[run_id]))
-            run, _ = self.db.read(lambda c: self._get_run(c, run_id))
+            self.db.write(lambda tx: liveness.reap(tx, now_ms(), run_ids=[run_id]))
+            run, _ = self.db.read(lambda tx: self._get_run(tx, run_id))
         return run
 
-    def _get_run(self, connection: Connection, run_id: str) -> tuple[Run, bool]:
-        found = load_runs(connection, [run_id])
+    @staticmethod
+    def _get_run(tx: Tx, run_id: str) -> tuple[Run, bool]:
+        found = load_runs(tx, [run_id])
         if run_id not in found:
             raise ResourceNotFoundError(f"Run {run_id!r} does not exist.")
         run = found[run_id]
-        return run, liveness.looks_dead(connection, run_id, now_ms())
+        return run, run.info.status == "RUNNING" and liveness.looks_dead(tx, run_id, now_ms())
 
     def update_run(
         self,
@@ -386,62 +224,38 @@ class SqlStore:
         end_time: int | None,
         run_name: str | None,
     ) -> RunInfo:
-        def update(connection: Connection) -> RunInfo:
-            self._require_run(connection, run_id)
-            values: dict[str, Any] = {}
-            if status is not None:
-                values["status"] = status
-                if status in _NON_TERMINAL:
-                    values.update(end_time=None, heartbeat_time=None, heartbeat_deadline=None)
-                else:
-                    values.update(end_time=end_time if end_time is not None else now_ms())
-                    values.update(heartbeat_deadline=None)
-            if values:
-                connection.execute(sa.update(t.runs).where(t.runs.c.run_id == run_id).values(**values))
+        def update(tx: Tx) -> RunInfo:
+            require_active_run(tx, run_id)
+            if status in _NON_TERMINAL:
+                tx.run(_SET_NON_TERMINAL, {"run_id": run_id, "status": status})
+            elif status is not None:
+                finished = end_time if end_time is not None else now_ms()
+                tx.run(_SET_TERMINAL, {"run_id": run_id, "status": status, "end_time": finished})
             if run_name is not None:
-                write_tags(connection, run_id, [(RUN_NAME_TAG, run_name)])
-            row = connection.execute(sa.select(t.runs).where(t.runs.c.run_id == run_id)).one()
-            return run_info_from_row(row)
+                write_tags(tx, run_id, [(RUN_NAME_TAG, run_name)])
+            return run_info_from_row(tx.first(RUN_BY_ID, {"run_id": run_id}))
 
         return self.db.write(update)
 
     def delete_run(self, run_id: str) -> None:
-        def delete(connection: Connection) -> None:
-            self._run_row(connection, run_id)
-            connection.execute(
-                sa.update(t.runs)
-                .where(t.runs.c.run_id == run_id, t.runs.c.lifecycle_stage == ACTIVE)
-                .values(lifecycle_stage=DELETED, deleted_time=now_ms(), deleted_with_experiment=False)
-            )
+        def delete(tx: Tx) -> None:
+            if run_state(tx, run_id).lifecycle_stage == ACTIVE:
+                tx.run(_SET_LIFECYCLE, {"run_id": run_id, "stage": DELETED, "deleted_time": now_ms()})
 
         self.db.write(delete)
 
     def restore_run(self, run_id: str) -> None:
-        def restore(connection: Connection) -> None:
-            row = self._run_row(connection, run_id)
-            experiment = self._experiment_row(connection, str(row.experiment_id))
+        def restore(tx: Tx) -> None:
+            row = run_state(tx, run_id)
+            experiment = experiment_row(tx, str(row.experiment_id))
             if experiment.lifecycle_stage != ACTIVE:
                 raise InvalidStateError(
                     f"Run {run_id} belongs to deleted experiment {experiment.name!r} (id "
                     f"{experiment.experiment_id}); restore the experiment first."
                 )
-            connection.execute(
-                sa.update(t.runs)
-                .where(t.runs.c.run_id == run_id)
-                .values(lifecycle_stage=ACTIVE, deleted_time=None, deleted_with_experiment=False)
-            )
+            tx.run(_SET_LIFECYCLE, {"run_id": run_id, "stage": ACTIVE, "deleted_time": None})
 
         self.db.write(restore)
-
-    def _run_row(self, connection: Connection, run_id: str) -> Any:
-        row = connection.execute(
-            sa.select(t.runs.c.run_id, t.runs.c.experiment_id, t.runs.c.lifecycle_stage).where(
-                t.runs.c.run_id == run_id
-            )
-        ).first()
-        if row is None:
-            raise ResourceNotFoundError(f"Run {run_id!r} does not exist.")
-        return row
 
     def log_batch(
         self,
@@ -450,38 +264,28 @@ class SqlStore:
         params: Sequence[tuple[str, str]],
         tags: Sequence[tuple[str, str]],
     ) -> None:
-        def log(connection: Connection) -> None:
-            self._require_run(connection, run_id)
-            write_params(connection, run_id, params)
-            write_tags(connection, run_id, tags)
-            write_metrics(connection, run_id, metrics)
+        def log(tx: Tx) -> None:
+            require_active_run(tx, run_id)
+            write_params(tx, run_id, params)
+            write_tags(tx, run_id, tags)
+            write_metrics(tx, run_id, metrics)
 
         self.db.write(log)
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        def delete(connection: Connection) -> None:
-            self._require_run(connection, run_id)
-            deleted = connection.execute(
-                sa.delete(t.tags).where(t.tags.c.run_id == run_id, t.tags.c.key == key)
-            ).rowcount
-            if not deleted:
+        def delete(tx: Tx) -> None:
+            require_active_run(tx, run_id)
+            if not tx.run(_DELETE_TAG, {"run_id": run_id, "key": key}):
                 raise ResourceNotFoundError(f"Run {run_id} has no tag {key!r} to delete.")
-            if key == RUN_NAME_TAG:
-                connection.execute(
-                    sa.update(t.runs).where(t.runs.c.run_id == run_id).values(name="")
-                )
+            if key == RUN_NAME_TAG:  # the name lives in the tag and the column: keep them equal
+                tx.run(sa.update(t.runs).where(t.runs.c.run_id == run_id).values(name=""))
 
         self.db.write(delete)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        def history(connection: Connection) -> list[Metric]:
-            self._run_row(connection, run_id)
-            m = t.metrics.c
-            rows = connection.execute(
-                sa.select(m.value, m.value_kind, m.timestamp, m.step)
-                .where(m.run_id == run_id, m.key == key)
-                .order_by(m.seq)
-            )
+        def history(tx: Tx) -> list[Metric]:
+            run_state(tx, run_id)
+            rows = tx.all(_HISTORY, {"run_id": run_id, "key": key})
             return [
                 Metric(key, decode_value(r.value, r.value_kind), r.timestamp, r.step, run_id)
                 for r in rows
@@ -500,19 +304,12 @@ class SqlStore:
     ) -> PagedList:
         from runstack.store.sql import search
 
-        if self.db.read(lambda c: liveness.any_dead(c, now_ms())):
-            self.db.write(lambda c: liveness.reap(c, now_ms()))
+        if self.db.read(lambda tx: liveness.any_dead(tx, now_ms())):
+            self.db.write(lambda tx: liveness.reap(tx, now_ms()))
         return search.search_runs(
             self.db, experiment_ids, filter_string, view_type, max_results, order_by, page_token
         )
 
     def renew_heartbeats(self, run_ids: Sequence[str], timeout_ms: int) -> None:
         if run_ids:
-            self.db.write(lambda c: liveness.renew(c, run_ids, now_ms(), timeout_ms))
-
-
-class _Values:
-    """Attribute access over a dict, so freshly written values build a RunInfo like a row."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
+            self.db.write(lambda tx: liveness.renew(tx, run_ids, now_ms(), timeout_ms))
