@@ -1,0 +1,156 @@
+"""Shared fixtures: a fresh store per test on SQLite and on PostgreSQL, and a clean fluent state.
+
+PostgreSQL tests use the server named by ``RUNSTACK_TEST_POSTGRES_URI`` (default
+``postgresql://postgres@127.0.0.1:5432/postgres``); each test gets its own new database,
+dropped afterwards. When no server answers there, those tests are skipped and say why
+(or fail, when ``RUNSTACK_REQUIRE_POSTGRES`` is set, as in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import runstack
+from runstack import context, heartbeat, tracking_uri
+from runstack.store import close_stores
+
+POSTGRES_ADMIN_URI = os.environ.get(
+    "RUNSTACK_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+_ENV_VARS = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_ENABLE_ASYNC_LOGGING",
+    "RUNSTACK_HEARTBEAT_INTERVAL",
+    "RUNSTACK_HEARTBEAT_TIMEOUT",
+    "RUNSTACK_ARTIFACT_ROOT",
+)
+_postgres_error: str | None = None
+_postgres_checked = False
+
+
+def postgres_unavailable() -> str | None:
+    """Why PostgreSQL cannot be used (None when it can); checked once per session."""
+    global _postgres_checked, _postgres_error
+    if not _postgres_checked:
+        _postgres_checked = True
+        try:
+            import psycopg
+
+            with psycopg.connect(_plain(POSTGRES_ADMIN_URI), connect_timeout=3):
+                pass
+        except Exception as error:
+            _postgres_error = (
+                f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URI} ({error}); set "
+                "RUNSTACK_TEST_POSTGRES_URI to a server to run these tests"
+            )
+    return _postgres_error
+
+
+def _plain(uri: str) -> str:
+    return uri.replace("postgresql+psycopg://", "postgresql://")
+
+
+def create_postgres_database() -> tuple[str, str]:
+    """(uri of a new empty database, its name)."""
+    import psycopg
+
+    name = f"runstack_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_plain(POSTGRES_ADMIN_URI), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = _plain(POSTGRES_ADMIN_URI).rsplit("/", 1)[0]
+    return f"{base}/{name}", name
+
+
+def drop_postgres_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_plain(POSTGRES_ADMIN_URI), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URI of a fresh, empty store, once per backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/runstack.db"
+        close_stores()
+        return
+    reason = postgres_unavailable()
+    if reason:
+        if os.environ.get("RUNSTACK_REQUIRE_POSTGRES"):
+            pytest.fail(reason + " (RUNSTACK_REQUIRE_POSTGRES is set)")
+        pytest.skip(reason)
+    uri, name = create_postgres_database()
+    try:
+        yield uri
+    finally:
+        close_stores()
+        drop_postgres_database(name)
+
+
+def reset_fluent_state() -> None:
+    """Forget every run, experiment choice and URI the fluent API holds."""
+    heartbeat.heartbeat.stop()
+    context._stack.set(context._EMPTY)
+    context._last_ended.set(None)
+    context.open_runs.clear()
+    context.active_experiment.value = None
+    tracking_uri._explicit_uri = None
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No MLflow/runstack variables from the outside world; cwd is a fresh folder."""
+    for name in _ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def tracking(store_uri: str, clean_env: Path) -> Iterator[str]:
+    """The fluent API pointed at a fresh store (both backends); state reset afterwards."""
+    reset_fluent_state()
+    runstack.set_tracking_uri(store_uri)
+    try:
+        yield store_uri
+    finally:
+        reset_fluent_state()
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        os.environ.pop("MLFLOW_EXPERIMENT_NAME", None)
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+
+
+@pytest.fixture
+def client(tracking: str) -> runstack.TrackingClient:
+    return runstack.TrackingClient(tracking)
+
+
+def run_python(
+    code: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run a snippet in a fresh interpreter (with runstack importable) and wait for it."""
+    full_env = {k: v for k, v in os.environ.items() if k not in _ENV_VARS}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
