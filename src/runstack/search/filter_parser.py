@@ -48,14 +48,18 @@ __all__ = [
 ]
 
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL"})
-_OP_ORDER = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL")
+_OP_ORDER = (
+    *("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE"),
+    *("IN", "NOT IN", "IS NULL", "IS NOT NULL"),
+)
+_COMPARATORS_TEXT = "=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _INT64 = range(-(2**63), 2**63)
 
 
 @dataclass(frozen=True)
 class OrderKey:
-    """One ``order_by`` item: ``metrics.acc DESC`` -> ``OrderKey("metric", "acc", False, "number")``."""
+    """One ``order_by`` item: ``metrics.acc DESC`` is ``OrderKey("metric", "acc", False)``."""
 
     entity: Entity
     key: str
@@ -192,9 +196,8 @@ class _Parser:
         allowed = self.vocabulary.allowed_ops(field.entity, field.value_type)
         if op not in allowed:
             choices = ", ".join(o for o in _OP_ORDER if o in allowed)
-            self.source.fail(
-                token.start, f"comparator {op} is not allowed for {_describe(field)}", f"one of {choices}"
-            )
+            problem = f"comparator {op} is not allowed for {_describe(field)}"
+            self.source.fail(token.start, problem, f"one of {choices}")
         if op in ("IS NULL", "IS NOT NULL"):
             return IsNull(field, negated=op == "IS NOT NULL")
         if op in ("IN", "NOT IN"):
@@ -224,7 +227,7 @@ class _Parser:
             if not self.is_keyword(following, "NULL"):
                 self.unexpected(following, "NULL" if negated else "NULL or NOT NULL")
             return "IS NOT NULL" if negated else "IS NULL"
-        self.unexpected(token, "a comparator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL)")
+        self.unexpected(token, f"a comparator ({_COMPARATORS_TEXT})")
 
     def value_list(self, field: Field) -> tuple[Value, ...]:
         opening = self.advance()
@@ -257,7 +260,8 @@ class _Parser:
             if (quoted or token.kind == "NUMBER") and _INTEGER.fullmatch(text):
                 return int(text)
             if quoted or token.kind == "NUMBER":
-                self.source.fail(token.start, f"invalid experiment id {token.text}", "an integer id")
+                problem = f"invalid experiment id {token.text}"
+                self.source.fail(token.start, problem, "an integer id")
             self.unexpected(token, "an experiment id such as '1'")
         if quoted:
             return token.value
@@ -287,9 +291,8 @@ class _Parser:
                 self.source.fail(token.end - 1, "a key cannot end with '.'", "a key")
             quoted = self.peek()
             if quoted.kind != "STRING" or quoted.quote not in '`"' or quoted.start != token.end:
-                self.source.fail(
-                    token.end, f"missing key after '{token.text}'", "a key (quote it with backticks)"
-                )
+                problem = f"missing key after '{token.text}'"
+                self.source.fail(token.end, problem, "a key (quote it with backticks)")
             self.advance()
             key, key_position = quoted.value, quoted.start
         return self.resolve(prefix, key, token.start, key_position)
@@ -300,9 +303,8 @@ class _Parser:
         if prefix is not None:
             entity = vocabulary.prefixes.get(prefix.lower())
             if entity is None:
-                self.source.fail(
-                    prefix_at, f"invalid entity type '{prefix}'", f"one of {vocabulary.valid_prefixes()}"
-                )
+                problem = f"invalid entity type '{prefix}'"
+                self.source.fail(prefix_at, problem, f"one of {vocabulary.valid_prefixes()}")
         if not key:
             self.source.fail(key_at, "empty key", "a non-empty key")
         if entity == "attribute":
@@ -316,9 +318,8 @@ class _Parser:
                 )
             value_type = vocabulary.attributes.get(canonical)
             if value_type is None:
-                self.source.fail(
-                    key_at, f"invalid attribute key '{key}'", f"one of {vocabulary.valid_attributes()}"
-                )
+                problem = f"invalid attribute key '{key}'"
+                self.source.fail(key_at, problem, f"one of {vocabulary.valid_attributes()}")
             return Field("attribute", canonical, value_type)
         if entity == "dataset":
             if key not in vocabulary.dataset_keys:
@@ -333,7 +334,7 @@ class _Parser:
     def order_item(self) -> OrderKey:
         start = self.peek()
         if start.kind == "EOF":
-            self.unexpected(start, "a field such as metrics.acc, optionally followed by ASC or DESC")
+            self.unexpected(start, "a field such as metrics.acc, optionally with ASC or DESC")
         field = self.field()
         if field.entity not in self.vocabulary.orderable:
             allowed = ", ".join(sorted(self.vocabulary.orderable))

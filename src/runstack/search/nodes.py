@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 Entity = Literal["metric", "param", "tag", "attribute", "dataset"]
 ValueType = Literal["number", "string", "id"]
-Value = Union[str, int, float]
+Value = str | int | float
 
 # Comparators as stored in the tree (keywords upper-case).
 COMPARATORS = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE")
@@ -64,8 +64,8 @@ class Not:
     item: Node
 
 
-Clause = Union[Comparison, InList, IsNull]
-Node = Union[Comparison, InList, IsNull, And, Or, Not]
+Clause = Comparison | InList | IsNull
+Node = Comparison | InList | IsNull | And | Or | Not
 
 _PREFIX_TEXT: dict[str, str] = {
     "metric": "metrics",

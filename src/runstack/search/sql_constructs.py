@@ -139,22 +139,27 @@ def _sortable_postgresql(element: _Sortable, compiler: SQLCompiler, **kw: Any) -
 
 @compiles(CrossJoin)
 def _join_default(element: CrossJoin, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.visit_join(element, **kw)
+    return _render_join(element, compiler, "JOIN", **kw)
 
 
 @compiles(CrossJoin, "sqlite")
 def _join_sqlite(element: CrossJoin, compiler: SQLCompiler, **kw: Any) -> str:
+    return _render_join(element, compiler, "CROSS JOIN", **kw)
+
+
+def _render_join(element: CrossJoin, compiler: SQLCompiler, keyword: str, **kw: Any) -> str:
+    """``left <keyword> right ON onclause``, as SQLAlchemy renders an inner join."""
     linter = kw.get("from_linter")
     if linter is not None:  # tell SQLAlchemy's cartesian-product linter these are joined
-        linter.edges.update(
-            itertools.product(_originals(element.left._from_objects), _originals(element.right._from_objects))
-        )
-    kw["asfrom"] = True
-    left = element.left._compiler_dispatch(compiler, **kw)
-    right = element.right._compiler_dispatch(compiler, **kw)
-    kw.pop("asfrom")
+        left_froms = _originals(element.left._from_objects)
+        right_froms = _originals(element.right._from_objects)
+        linter.edges.update(itertools.product(left_froms, right_froms))
+    assert element.onclause is not None
+    kw.pop("asfrom", None)
+    left = element.left._compiler_dispatch(compiler, asfrom=True, **kw)
+    right = element.right._compiler_dispatch(compiler, asfrom=True, **kw)
     onclause = element.onclause._compiler_dispatch(compiler, **kw)
-    return f"{left} CROSS JOIN {right} ON {onclause}"
+    return f"{left} {keyword} {right} ON {onclause}"
 
 
 def _originals(elements: Iterable[Any]) -> Iterator[Any]:

@@ -49,11 +49,12 @@ class Source:
 
     def fail(self, position: int, problem: str, expected: str | None = None) -> NoReturn:
         """Raise ``InvalidParameterError`` quoting the text with a caret under ``position``."""
-        message = f'Invalid {self.label} "{self.text}": {problem} at position {position}'
+        # Tabs and line breaks would break the message's lines and the caret's alignment;
+        # they are shown as spaces (one character each, so positions stay right).
+        shown = self.text.translate({9: " ", 10: " ", 11: " ", 12: " ", 13: " "})
+        message = f'Invalid {self.label} "{shown}": {problem} at position {position}'
         if expected:
             message += f"; expected {expected}"
-        # Tabs and newlines would break the caret's alignment; show them as spaces.
-        shown = self.text.translate({9: " ", 10: " ", 13: " "})
         message += f".\n    {shown}\n    {' ' * position}^"
         raise InvalidParameterError(message)
 
@@ -115,7 +116,8 @@ def _read_quoted(source: Source, start: int) -> Token:
     while True:
         end = text.find(quote, pos)
         if end < 0:
-            source.fail(start, f"unterminated quoted text starting with {quote}", f"a closing {quote}")
+            problem = f"unterminated quoted text starting with {quote}"
+            source.fail(start, problem, f"a closing {quote}")
         parts.append(text[pos:end])
         if text.startswith(quote, end + 1):
             parts.append(quote)

@@ -118,6 +118,14 @@ tags = Table(
     Column("value", Text, nullable=False),
 )
 
+# Search indexes (migration 0002). PostgreSQL caps B-tree entries at ~2.7 kB while values
+# may hold 8,000 characters, so values are indexed on SQLite only.
+for _table in (params, tags):
+    Index(f"ix_{_table.name}_key_value", _table.c.key, _table.c.value, _table.c.run_id).ddl_if(
+        dialect="sqlite"
+    )
+    Index(f"ix_{_table.name}_key_run", _table.c.key, _table.c.run_id).ddl_if(dialect="postgresql")
+
 # The full history, in logging order (``seq`` increases with every insert).
 metrics = Table(
     "metrics",
@@ -143,4 +151,10 @@ latest_metrics = Table(
     Column("value_kind", SmallInteger, nullable=False, server_default="0"),
     Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
+)
+Index(
+    "ix_latest_metrics_key_value",
+    latest_metrics.c.key,
+    latest_metrics.c.value,
+    latest_metrics.c.run_id,
 )

@@ -313,3 +313,65 @@ class SqlStore(ExperimentStore):
     def renew_heartbeats(self, run_ids: Sequence[str], timeout_ms: int) -> None:
         if run_ids:
             self.db.write(lambda tx: liveness.renew(tx, run_ids, now_ms(), timeout_ms))
+
+    # Permanent deletion (``runstack gc``) ----------------------------------------------------
+
+    def deleted_before(self, cutoff_ms: int) -> tuple[list[str], list[str]]:
+        """Ids of runs and experiments deleted at or before ``cutoff_ms`` (experiment "0",
+        Default, is never listed: it is restored instead of removed)."""
+        self.db.write(lambda tx: liveness.reap(tx, now_ms()))
+
+        def find(tx: Tx) -> tuple[list[str], list[str]]:
+            r, e = t.runs.c, t.experiments.c
+            run_rows = tx.all(
+                sa.select(r.run_id)
+                .where(r.lifecycle_stage == DELETED, r.deleted_time <= cutoff_ms)
+                .order_by(r.run_id)
+            )
+            experiment_rows = tx.all(
+                sa.select(e.experiment_id).where(
+                    e.lifecycle_stage == DELETED, e.deleted_time <= cutoff_ms, e.experiment_id != 0
+                )
+            )
+            return [row.run_id for row in run_rows], [str(row.experiment_id) for row in experiment_rows]
+
+        return self.db.read(find)
+
+    def purge_runs(self, run_ids: Sequence[str]) -> int:
+        """Remove these runs, if deleted, with everything they logged; returns how many."""
+
+        def purge(tx: Tx) -> int:
+            condition = sa.and_(t.runs.c.run_id.in_(list(run_ids)), t.runs.c.lifecycle_stage == DELETED)
+            return _remove_runs(tx, [row.run_id for row in tx.all(sa.select(t.runs.c.run_id).where(condition))])
+
+        return self.db.write(purge) if run_ids else 0
+
+    def purge_experiments(self, experiment_ids: Sequence[str]) -> int:
+        """Remove deleted experiments with all their runs; returns how many runs went too."""
+        removed = 0
+        for experiment_id in experiment_ids:
+            eid = int(experiment_id)
+
+            def purge_some_runs(tx: Tx) -> int:
+                query = sa.select(t.runs.c.run_id).where(t.runs.c.experiment_id == eid).limit(200)
+                return _remove_runs(tx, [row.run_id for row in tx.all(query)])
+
+            while (count := self.db.write(purge_some_runs)) > 0:
+                removed += count
+
+            def drop(tx: Tx) -> None:
+                e = t.experiments
+                tx.run(sa.delete(t.experiment_tags).where(t.experiment_tags.c.experiment_id == eid))
+                tx.run(sa.delete(e).where(e.c.experiment_id == eid, e.c.lifecycle_stage == DELETED))
+
+            self.db.write(drop)
+        return removed
+
+
+def _remove_runs(tx: Tx, run_ids: list[str]) -> int:
+    """Delete runs and their rows for good (inside the caller's transaction)."""
+    if not run_ids:
+        return 0
+    for table in (t.metrics, t.latest_metrics, t.params, t.tags):
+        tx.run(sa.delete(table).where(table.c.run_id.in_(run_ids)))
+    return tx.run(sa.delete(t.runs).where(t.runs.c.run_id.in_(run_ids)))

@@ -1,0 +1,47 @@
+"""The ``runstack`` command line: experiments, runs, garbage collection, schema upgrades and
+the tracking server.
+
+Every command takes ``--tracking-uri`` (else ``MLFLOW_TRACKING_URI``, else ``./runstack.db``).
+Bad input prints one line, ``Error: ...``, and exits with status 1 (2 for usage errors):
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from runstack.cli.experiments import experiments
+from runstack.cli.maintenance import db, gc
+from runstack.cli.runs import runs
+from runstack.cli.server import server
+from runstack.errors import RunstackError
+
+
+class _Group(click.Group):
+    """Turns runstack's own errors into one-line messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RunstackError as error:
+            raise click.ClickException(error.message) from None
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="runstack")
+def main() -> None:
+    """runstack: track machine-learning runs (MLflow-compatible)."""
+
+
+main.add_command(experiments)
+main.add_command(runs)
+main.add_command(gc)
+main.add_command(db)
+main.add_command(server)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

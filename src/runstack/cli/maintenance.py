@@ -1,0 +1,85 @@
+"""``runstack gc`` and ``runstack db upgrade``."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import click
+
+from runstack.cli.options import tracking_uri_option
+from runstack.errors import InvalidParameterError
+from runstack.tracking_uri import get_tracking_uri, normalise_uri
+
+_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``30d``, ``12h``, ``1d12h``, ``90m`` or ``45s``."""
+    compact = text.replace(" ", "").lower()
+    parts = _DURATION.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        raise InvalidParameterError(
+            f"Invalid duration {text!r}: use a number and a unit (w, d, h, m, s), e.g. 30d or 1d12h."
+        )
+    return sum(float(number) * _UNITS[unit] for number, unit in parts)
+
+
+def _sql_store(tracking_uri: str | None):  # type: ignore[no-untyped-def]
+    from runstack.store.sql.store import SqlStore
+
+    uri = normalise_uri(tracking_uri) if tracking_uri else get_tracking_uri()
+    if not uri.startswith(("sqlite:", "postgresql")):
+        raise InvalidParameterError(f"{uri!r} is not a database; run this against the server's store.")
+    return SqlStore.open(uri)
+
+
+@click.command()
+@tracking_uri_option
+@click.option("--older-than", default=None, metavar="DURATION",
+              help="Only what was deleted at least this long ago, e.g. 30d [default: everything deleted].")
+def gc(tracking_uri: str | None, older_than: str | None) -> None:
+    """Permanently remove deleted runs and experiments, freeing experiment names."""
+    from rich.progress import Progress
+
+    cutoff = int(time.time() * 1000)
+    if older_than:
+        cutoff -= int(parse_duration(older_than) * 1000)
+    store = _sql_store(tracking_uri)
+    try:
+        run_ids, experiment_ids = store.deleted_before(cutoff)
+        removed_runs = 0
+        with Progress(transient=True) as progress:
+            task = progress.add_task("Removing runs", total=len(run_ids))
+            for start in range(0, len(run_ids), 200):
+                removed_runs += store.purge_runs(run_ids[start : start + 200])
+                progress.update(task, advance=len(run_ids[start : start + 200]))
+        removed_runs += store.purge_experiments(experiment_ids)
+    finally:
+        store.close()
+    click.echo(f"Removed {removed_runs} run(s) and {len(experiment_ids)} experiment(s) for good.")
+
+
+@click.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@tracking_uri_option
+def upgrade(tracking_uri: str | None) -> None:
+    """Upgrade the store's schema to this runstack's version (back it up first)."""
+    from runstack.store.sql.database import Database
+    from runstack.store.sql.migrate import upgrade as upgrade_schema
+
+    uri = normalise_uri(tracking_uri) if tracking_uri else get_tracking_uri()
+    database = Database(uri)
+    try:
+        before, after = upgrade_schema(database)
+    finally:
+        database.close()
+    if before == after:
+        click.echo(f"Schema already at version {after}.")
+    else:
+        click.echo(f"Schema upgraded from {before or 'empty'} to {after}.")
