@@ -126,11 +126,30 @@ for _table in (params, tags):
     )
     Index(f"ix_{_table.name}_key_run", _table.c.key, _table.c.run_id).ddl_if(dialect="postgresql")
 
-# The full history, in logging order (``seq`` increases with every insert).
+# The metric history is kept in two tables, so that logging many keys per call stays cheap:
+# - ``metric_log``: new values, appended in logging order (``seq``, shared by both tables)
+#   and indexed by run only, so a call touches a few pages however many keys it logs;
+# - ``metrics``: values moved out of the log in bulk ("compaction"), clustered by
+#   (run, key), so reading one key's history stays cheap however long the run.
+# A run's history is the union of both, in ``seq`` order.
+metric_log = Table(
+    "metric_log",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Float(53), nullable=True),
+    Column("value_kind", SmallInteger, nullable=False, server_default="0"),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_metric_log_run_seq", metric_log.c.run_id, metric_log.c.seq)
+
 metrics = Table(
     "metrics",
     metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
     Column("key", String(250), nullable=False),
     Column("value", Float(53), nullable=True),

@@ -21,7 +21,13 @@ from runstack.store.sql.database import Database, Prepared, Tx
 from runstack.store.sql.experiments import ExperimentStore, experiment_row
 from runstack.store.sql.migrate import ensure_schema
 from runstack.store.sql.rows import RUN_BY_ID, decode_value, load_runs, now_ms, run_info_from_row
-from runstack.store.sql.writes import RUN_NAME_TAG, write_metrics, write_params, write_tags
+from runstack.store.sql.writes import (
+    RUN_NAME_TAG,
+    compact_metrics,
+    write_metrics,
+    write_params,
+    write_tags,
+)
 
 ACTIVE = LifecycleStage.ACTIVE
 DELETED = LifecycleStage.DELETED
@@ -73,12 +79,19 @@ _SET_LIFECYCLE = Prepared(
 _DELETE_TAG = Prepared(
     sa.delete(t.tags).where(t.tags.c.run_id == _RUN, t.tags.c.key == sa.bindparam("key"))
 )
-_m = t.metrics.c
+def _history_of(table: sa.Table) -> sa.Select[Any]:
+    c = table.c
+    return sa.select(c.seq, c.value, c.value_kind, c.timestamp, c.step).where(
+        c.run_id == _RUN, c.key == sa.bindparam("key")
+    )
+
+
+# Compacted values first, then the ones still in the log; seq orders them all.
 _HISTORY = Prepared(
-    sa.select(_m.value, _m.value_kind, _m.timestamp, _m.step)
-    .where(_m.run_id == _RUN, _m.key == sa.bindparam("key"))
-    .order_by(_m.seq)
+    sa.union_all(_history_of(t.metrics), _history_of(t.metric_log)).order_by(sa.literal_column("seq"))
 )
+# Values a process may log to a run before it compacts the run's log (see writes.py).
+COMPACT_EVERY = 20_000
 
 
 class _Values:
@@ -109,6 +122,11 @@ def require_active_run(tx: Tx, run_id: str, what: str = "Run") -> Any:
 
 class SqlStore(ExperimentStore):
     """A tracking store over SQLAlchemy. Open it with ``SqlStore.open(uri)``."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        # Values this process logged per run since it last compacted that run's log.
+        self._uncompacted: dict[str, int] = {}
 
     @classmethod
     def open(cls, uri: str) -> SqlStore:
@@ -231,11 +249,15 @@ class SqlStore(ExperimentStore):
             elif status is not None:
                 finished = end_time if end_time is not None else now_ms()
                 tx.run(_SET_TERMINAL, {"run_id": run_id, "status": status, "end_time": finished})
+                compact_metrics(tx, run_id)
             if run_name is not None:
                 write_tags(tx, run_id, [(RUN_NAME_TAG, run_name)])
             return run_info_from_row(tx.first(RUN_BY_ID, {"run_id": run_id}))
 
-        return self.db.write(update)
+        info = self.db.write(update)
+        if status is not None and status not in _NON_TERMINAL:
+            self._uncompacted.pop(run_id, None)
+        return info
 
     def delete_run(self, run_id: str) -> None:
         def delete(tx: Tx) -> None:
@@ -264,13 +286,19 @@ class SqlStore(ExperimentStore):
         params: Sequence[tuple[str, str]],
         tags: Sequence[tuple[str, str]],
     ) -> None:
+        pending = self._uncompacted.get(run_id, 0) + len(metrics)
+        compact = pending >= COMPACT_EVERY
+
         def log(tx: Tx) -> None:
             require_active_run(tx, run_id)
             write_params(tx, run_id, params)
             write_tags(tx, run_id, tags)
             write_metrics(tx, run_id, metrics)
+            if compact:
+                compact_metrics(tx, run_id)
 
         self.db.write(log)
+        self._uncompacted[run_id] = 0 if compact else pending
 
     def delete_tag(self, run_id: str, key: str) -> None:
         def delete(tx: Tx) -> None:
@@ -372,6 +400,6 @@ def _remove_runs(tx: Tx, run_ids: list[str]) -> int:
     """Delete runs and their rows for good (inside the caller's transaction)."""
     if not run_ids:
         return 0
-    for table in (t.metrics, t.latest_metrics, t.params, t.tags):
+    for table in (t.metrics, t.metric_log, t.latest_metrics, t.params, t.tags):
         tx.run(sa.delete(table).where(table.c.run_id.in_(run_ids)))
     return tx.run(sa.delete(t.runs).where(t.runs.c.run_id.in_(run_ids)))

@@ -59,7 +59,7 @@ _INSERT_PARAM = Prepared(sa.insert(t.params))
 _UPSERT_TAG = Prepared(_upsert_tag)
 _RENAME_RUN = Prepared(sa.update(t.runs).where(t.runs.c.run_id == _RUN).values(name=sa.bindparam("name")))
 _INSERT_METRIC = Prepared(
-    sa.insert(t.metrics).values(
+    sa.insert(t.metric_log).values(
         run_id=_RUN,
         key=sa.bindparam("key"),
         value=sa.bindparam("value"),
@@ -69,6 +69,19 @@ _INSERT_METRIC = Prepared(
     )
 )
 _UPSERT_LATEST = Prepared(_upsert_latest)
+_log = t.metric_log.c
+_LOG_LIMIT = Prepared(sa.select(sa.func.max(_log.seq)).where(_log.run_id == _RUN))
+_MOVE_LOG = Prepared(
+    sa.insert(t.metrics).from_select(
+        ["seq", "run_id", "key", "value", "value_kind", "timestamp", "step"],
+        sa.select(_log.seq, _log.run_id, _log.key, _log.value, _log.value_kind, _log.timestamp, _log.step)
+        .where(_log.run_id == _RUN, _log.seq <= sa.bindparam("upto"))
+        .order_by(_log.key, _log.seq),
+    )
+)
+_CLEAR_LOG = Prepared(
+    sa.delete(t.metric_log).where(_log.run_id == _RUN, _log.seq <= sa.bindparam("upto"))
+)
 
 
 def _existing_params(tx: Tx, run_id: str, keys: list[str]) -> dict[str, str]:
@@ -140,3 +153,15 @@ def write_metrics(tx: Tx, run_id: str, metrics: Sequence[Metric]) -> None:
             newest[metric.key] = row
     tx.many(_INSERT_METRIC, history)
     tx.many(_UPSERT_LATEST, list(newest.values()))
+
+
+def compact_metrics(tx: Tx, run_id: str) -> int:
+    """Move a run's logged values from ``metric_log`` into ``metrics`` in (key, seq) order,
+    so each key's part of the index is written once per compaction rather than once per
+    logging call. Returns how many values moved."""
+    upto = tx.scalar(_LOG_LIMIT, {"run_id": run_id})
+    if upto is None:
+        return 0
+    moved = tx.run(_MOVE_LOG, {"run_id": run_id, "upto": upto})
+    tx.run(_CLEAR_LOG, {"run_id": run_id, "upto": upto})
+    return moved

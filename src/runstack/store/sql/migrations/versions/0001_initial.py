@@ -20,6 +20,19 @@ STATUSES = "status IN ('RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED')"
 STAGES = "lifecycle_stage IN ('active', 'deleted')"
 
 
+def _metric_columns() -> list[sa.Column[object]]:
+    return [
+        sa.Column(
+            "run_id", sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("key", sa.String(250), nullable=False),
+        sa.Column("value", sa.Float(53), nullable=True),
+        sa.Column("value_kind", sa.SmallInteger, nullable=False, server_default="0"),
+        sa.Column("timestamp", sa.BigInteger, nullable=False),
+        sa.Column("step", sa.BigInteger, nullable=False),
+    ]
+
+
 def upgrade() -> None:
     experiments = op.create_table(
         "experiments",
@@ -82,21 +95,21 @@ def upgrade() -> None:
             sa.Column("value", sa.Text, nullable=False),
         )
     op.create_table(
-        "metrics",
+        "metric_log",
         sa.Column(
             "seq",
             sa.BigInteger().with_variant(sa.Integer, "sqlite"),
             primary_key=True,
             autoincrement=True,
         ),
-        sa.Column(
-            "run_id", sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False
-        ),
-        sa.Column("key", sa.String(250), nullable=False),
-        sa.Column("value", sa.Float(53), nullable=True),
-        sa.Column("value_kind", sa.SmallInteger, nullable=False, server_default="0"),
-        sa.Column("timestamp", sa.BigInteger, nullable=False),
-        sa.Column("step", sa.BigInteger, nullable=False),
+        *_metric_columns(),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_metric_log_run_seq", "metric_log", ["run_id", "seq"])
+    op.create_table(
+        "metrics",
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        *_metric_columns(),
     )
     op.create_index("ix_metrics_run_key_seq", "metrics", ["run_id", "key", "seq"])
     op.create_table(
@@ -130,6 +143,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("latest_metrics", "metrics", "tags", "params", "runs", "experiment_tags"):
+    for name in ("latest_metrics", "metrics", "metric_log", "tags", "params", "runs", "experiment_tags"):
         op.drop_table(name)
     op.drop_table("experiments")
