@@ -18,12 +18,13 @@ from runstack.tracking_uri import get_tracking_uri, normalise_uri
               help="Worker processes.")
 def server(backend_store_uri: str | None, host: str, port: int, workers: int) -> None:
     """Serve MLflow's REST API (and runstack's) over a store."""
+    from runstack.server import serve
+
+    uri = normalise_uri(backend_store_uri) if backend_store_uri else get_tracking_uri()
     try:
-        from runstack.server import serve
+        serve(uri, host=host, port=port, workers=workers)
     except ImportError as error:
         raise click.ClickException(
             f"The server needs extra packages ({error.name}); install them with "
             "`pip install 'runstack[server]'`."
         ) from None
-    uri = normalise_uri(backend_store_uri) if backend_store_uri else get_tracking_uri()
-    serve(uri, host=host, port=port, workers=workers)

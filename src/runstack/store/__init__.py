@@ -22,10 +22,9 @@ def open_store(uri: str) -> Store:
 
         return SqlStore.open(uri)
     if scheme in ("http", "https"):
-        raise InvalidParameterError(
-            f"Tracking URI {uri!r}: tracking servers (http://) are not supported yet; "
-            "use sqlite:/// or postgresql://."
-        )
+        from runstack.store.rest import RestStore
+
+        return RestStore(uri)
     raise InvalidParameterError(
         f"Tracking URI {uri!r} has an unknown scheme {scheme!r}; use sqlite:///path, "
         "postgresql://user@host/db or http://host:port."

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from runstack.entities import Experiment, Metric, PagedList, Run, RunInfo, RunTag, ViewType
+from runstack.entities import Experiment, Metric, PagedList, Run, RunInfo, ViewType
 
 
 class Store(Protocol):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from runstack.entities import Experiment, Metric, Run, RunData, RunInfo
 from runstack.store.sql import schema as t
@@ -83,10 +85,42 @@ _TAGS_OF_RUN = Prepared(
 _LATEST_OF_RUN = Prepared(sa.select(*_LATEST_COLUMNS).where(_lm.run_id == _ID))
 
 
+def _any_of_ids(column: sa.ColumnElement[Any], dialect_name: str) -> sa.ColumnElement[bool]:
+    """``column`` is one of the ids bound as ``:ids``, in a form compiled once whatever the
+    number of ids: ``= ANY(array)`` on PostgreSQL, ``IN (json_each(...))`` on SQLite."""
+    if dialect_name == "postgresql":
+        return column == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String)))
+    values = sa.select(sa.literal_column("value")).select_from(sa.func.json_each(sa.bindparam("ids")))
+    return column.in_(values.scalar_subquery())
+
+
+def ids_param(tx: Tx, ids: Sequence[str]) -> dict[str, Any]:
+    """The ``:ids`` parameter of ``_any_of_ids`` for this database."""
+    return {"ids": list(ids) if tx.dialect.name == "postgresql" else json.dumps(list(ids))}
+
+
+_RUNS_BY_IDS = Prepared(lambda d: sa.select(*_RUN_COLUMNS).where(_any_of_ids(t.runs.c.run_id, d)))
+_PARAMS_BY_IDS = Prepared(
+    lambda d: sa.select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
+        _any_of_ids(t.params.c.run_id, d)
+    )
+)
+_TAGS_BY_IDS = Prepared(
+    lambda d: sa.select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value).where(
+        _any_of_ids(t.tags.c.run_id, d)
+    )
+)
+_LATEST_BY_IDS = Prepared(lambda d: sa.select(*_LATEST_COLUMNS).where(_any_of_ids(_lm.run_id, d)))
+
+
 def load_runs(tx: Tx, run_ids: Sequence[str]) -> dict[str, Run]:
-    """Whole runs (info, params, tags, latest metrics) for these ids; missing ids are absent."""
+    """Whole runs (info, params, tags, latest metrics) for these ids; missing ids are absent.
+
+    Every statement here is compiled once per process: reading a run, or a page of runs,
+    costs only the queries themselves."""
+    if not run_ids:
+        return {}
     if len(run_ids) == 1:
-        # The common case (get_run, resume) runs on statements compiled once.
         key = {"run_id": run_ids[0]}
         row = tx.first(RUN_BY_ID, key)
         if row is None:
@@ -97,22 +131,13 @@ def load_runs(tx: Tx, run_ids: Sequence[str]) -> dict[str, Run]:
             tx.all(_TAGS_OF_RUN, key),
             tx.all(_LATEST_OF_RUN, key),
         )
-    rows: dict[str, Any] = {}
-    params: list[Any] = []
-    tags: list[Any] = []
-    latest: list[Any] = []
-    for part in chunks(run_ids):
-        rows.update((r.run_id, r) for r in tx.all(sa.select(*_RUN_COLUMNS).where(t.runs.c.run_id.in_(part))))
-        params += tx.all(
-            sa.select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
-                t.params.c.run_id.in_(part)
-            )
-        )
-        tags += tx.all(
-            sa.select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value).where(t.tags.c.run_id.in_(part))
-        )
-        latest += tx.all(sa.select(*_LATEST_COLUMNS).where(_lm.run_id.in_(part)))
-    return _assemble(rows, params, tags, latest)
+    ids = ids_param(tx, run_ids)
+    return _assemble(
+        {r.run_id: r for r in tx.all(_RUNS_BY_IDS, ids)},
+        tx.all(_PARAMS_BY_IDS, ids),
+        tx.all(_TAGS_BY_IDS, ids),
+        tx.all(_LATEST_BY_IDS, ids),
+    )
 
 
 def _assemble(

@@ -1,0 +1,69 @@
+"""runstack's tracking server: MLflow's REST API over a runstack SQL store.
+
+``serve`` runs it under uvicorn; ``runstack.server.app.create_app`` is the ASGI app. This
+module imports no web framework itself, so ``import runstack.server`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+
+from runstack.errors import InvalidParameterError
+
+__all__ = ["check_backend", "serve"]
+
+
+def check_backend(backend_store_uri: str) -> None:
+    """Fail early, with a clear message, on a URI the server cannot serve from; give an empty
+    database its schema once, before any worker starts."""
+    scheme = backend_store_uri.split("://", 1)[0].lower() if "://" in backend_store_uri else ""
+    if scheme in ("http", "https"):
+        raise InvalidParameterError(
+            f"Backend store {backend_store_uri!r} is a tracking server; a server needs a "
+            "database: sqlite:///path/to/runstack.db or postgresql://user@host/db."
+        )
+    from runstack.store import open_store
+
+    open_store(backend_store_uri).close()
+
+
+def serve(
+    backend_store_uri: str,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    workers: int = 1,
+    *,
+    access_log: bool = False,
+) -> None:
+    """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped.
+
+    Each worker process opens its own store. With several workers, use PostgreSQL (SQLite
+    works, but its single writer makes more workers pointless for writes).
+    """
+    if workers < 1:
+        raise InvalidParameterError(f"workers={workers!r}: use 1 or more worker processes.")
+    try:
+        import starlette  # noqa: F401
+        import uvicorn
+    except ImportError as error:
+        raise ImportError(
+            f"The tracking server needs {error.name!r}; install it with "
+            "`pip install 'runstack[server]'`.",
+            name=error.name,
+        ) from None
+    check_backend(backend_store_uri)
+
+    from runstack.server.app import BACKEND_ENV
+    from runstack.server.tcp import PROTOCOL
+
+    os.environ[BACKEND_ENV] = backend_store_uri  # read by each worker's app factory
+    uvicorn.run(
+        "runstack.server.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        http=PROTOCOL,
+        access_log=access_log,
+        log_level="info",
+    )

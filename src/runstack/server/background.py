@@ -1,0 +1,86 @@
+"""A tracking server on a loopback port, in a thread of the current process.
+
+For tests, benchmarks and notebooks: ``with BackgroundServer(uri) as url:`` gives an
+``http://127.0.0.1:PORT`` tracking URI that works until the block ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from runstack.server.app import create_app
+from runstack.server.tcp import NoDelayHTTPProtocol, bind
+
+
+class BackgroundServer:
+    """uvicorn serving ``create_app(backend_store_uri)`` on a free port (or ``port``)."""
+
+    def __init__(
+        self,
+        backend_store_uri: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        app: Any = None,
+    ) -> None:
+        """Serve ``create_app(backend_store_uri)``, or any ASGI ``app`` given instead."""
+        if app is None:
+            if backend_store_uri is None:
+                raise ValueError("BackgroundServer needs a backend store URI or an app.")
+            app = create_app(backend_store_uri)
+        self.backend_store_uri = backend_store_uri
+        self._socket = bind(host, port)
+        self.host = host
+        self.port: int = self._socket.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            http=NoDelayHTTPProtocol,
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name=f"runstack-server-{self.port}",
+            daemon=True,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> str:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"The tracking server on {self.url} failed to start.")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"The tracking server on {self.url} did not start in time.")
+            time.sleep(0.01)
+        return self.url
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+        self._socket.close()
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,42 @@
+"""What an endpoint is: a path, its methods, its request fields and a handler.
+
+Handlers are plain synchronous functions of (store, parsed fields) returning the JSON body;
+the app runs them in a worker thread, because store calls block on the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from runstack.server.fields import Field
+from runstack.store.base import Store
+
+MLFLOW_PREFIX = "/api/2.0/mlflow/"
+# The UI of MLflow calls the same API under this prefix.
+AJAX_PREFIX = "/ajax-api/2.0/mlflow/"
+# runstack's own additions, needed by its REST store; MLflow's paths stay MLflow-shaped.
+RUNSTACK_PREFIX = "/api/2.0/runstack/"
+
+Handler = Callable[[Store, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str  # relative to ``prefix``, e.g. "runs/create"
+    methods: tuple[str, ...]
+    fields: tuple[Field, ...]
+    handler: Handler
+    summary: str
+    response: str  # the response body, described for the OpenAPI document
+    prefix: str = MLFLOW_PREFIX
+
+    @property
+    def full_path(self) -> str:
+        return self.prefix + self.path
+
+
+GET = ("GET",)
+POST = ("POST",)
+GET_POST = ("GET", "POST")

@@ -1,0 +1,206 @@
+"""Request fields: what each endpoint accepts, and turning raw JSON or query values into them.
+
+One table of ``Field``s per endpoint drives both parsing and the OpenAPI document, so the
+two cannot drift apart. Parsing follows proto3 JSON: int64 values may be numbers or decimal
+strings, doubles may be ``"NaN"``/``"Infinity"``/``"-Infinity"``, enums may be names or
+numbers, and unknown fields are ignored (newer clients send fields older servers lack).
+Every failure names the field, the value and the rule.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from runstack.errors import InvalidParameterError
+from runstack.validation import INT64_MAX, INT64_MIN, preview
+
+# Kinds of field; the OpenAPI document maps each to a JSON schema.
+STRING = "string"
+INT64 = "int64"
+DOUBLE = "double"
+BOOL = "bool"
+ENUM = "enum"  # a name or its number; the handler checks which names exist
+STRINGS = "strings"  # repeated string
+KEY_VALUES = "key_values"  # repeated {key, value}
+METRICS = "metrics"  # repeated {key, value, timestamp, step}
+OBJECTS = "objects"  # repeated message runstack does not interpret
+SCALAR_KINDS = (STRING, INT64, DOUBLE, BOOL, ENUM)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str
+    required: bool = False
+    doc: str = ""
+    alias: str | None = None  # a second accepted name, e.g. the deprecated ``run_uuid``
+
+    @property
+    def repeated(self) -> bool:
+        return self.kind not in SCALAR_KINDS
+
+
+def missing(name: str) -> InvalidParameterError:
+    return InvalidParameterError(f"Missing value for required parameter '{name}'.")
+
+
+def _bad(name: str, value: object, rule: str) -> InvalidParameterError:
+    return InvalidParameterError(f"Invalid value {preview(value)} for parameter '{name}': {rule}.")
+
+
+def to_string(name: str, value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # lenient: ids sent as numbers
+    raise _bad(name, value, "expected a string")
+
+
+def to_int64(name: str, value: object) -> int:
+    number: int
+    if isinstance(value, bool):
+        raise _bad(name, value, "expected an integer")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = int(value.strip())
+    else:
+        raise _bad(name, value, "expected an integer")
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise _bad(name, value, "outside the 64-bit integer range")
+    return number
+
+
+_SPECIAL_DOUBLES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def to_double(name: str, value: object) -> float:
+    if isinstance(value, bool):
+        raise _bad(name, value, "expected a number")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        special = _SPECIAL_DOUBLES.get(value.strip())
+        if special is not None:
+            return special
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise _bad(name, value, 'expected a number, "NaN", "Infinity" or "-Infinity"')
+
+
+def to_bool(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise _bad(name, value, "expected true or false")
+
+
+def to_enum(name: str, value: object) -> str | int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return int(value) if value.strip().isdigit() else value
+    raise _bad(name, value, "expected a name or a number")
+
+
+def _as_list(name: str, value: object) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    raise _bad(name, value, "expected a list")
+
+
+def _object(name: str, value: object) -> Mapping[str, Any]:
+    if isinstance(value, Mapping):
+        return value
+    raise _bad(name, value, "expected an object")
+
+
+def to_key_values(name: str, value: object) -> list[tuple[str, str]]:
+    """Repeated ``{key, value}``; a missing value is the empty string, as in proto."""
+    pairs = []
+    for i, item in enumerate(_as_list(name, value)):
+        entry = _object(f"{name}[{i}]", item)
+        if entry.get("key") is None:
+            raise missing(f"{name}[{i}].key")
+        pairs.append(
+            (
+                to_string(f"{name}[{i}].key", entry["key"]),
+                to_string(f"{name}[{i}].value", entry.get("value", "")),
+            )
+        )
+    return pairs
+
+
+def to_metrics(name: str, value: object) -> list[dict[str, Any]]:
+    """Repeated metric messages as dicts of key, value, timestamp and step (0 if absent)."""
+    metrics = []
+    for i, item in enumerate(_as_list(name, value)):
+        entry = _object(f"{name}[{i}]", item)
+        for required in ("key", "value", "timestamp"):
+            if entry.get(required) is None:
+                raise missing(f"{name}[{i}].{required}")
+        metrics.append(
+            {
+                "key": to_string(f"{name}[{i}].key", entry["key"]),
+                "value": to_double(f"{name}[{i}].value", entry["value"]),
+                "timestamp": to_int64(f"{name}[{i}].timestamp", entry["timestamp"]),
+                "step": to_int64(f"{name}[{i}].step", entry.get("step", 0) or 0),
+            }
+        )
+    return metrics
+
+
+_SCALARS = {
+    STRING: to_string,
+    INT64: to_int64,
+    DOUBLE: to_double,
+    BOOL: to_bool,
+    ENUM: to_enum,
+}
+
+
+def parse_fields(fields: tuple[Field, ...], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The typed values of ``fields`` found in ``raw``; absent optional fields are None
+    (empty lists for repeated fields)."""
+    parsed: dict[str, Any] = {}
+    for field in fields:
+        value = raw.get(field.name)
+        if value is None and field.alias is not None:
+            value = raw.get(field.alias)
+        if value is None or (field.repeated and value == []):
+            if field.required:
+                raise missing(field.name)
+            parsed[field.name] = [] if field.repeated else None
+            continue
+        if field.kind in _SCALARS:
+            parsed[field.name] = _SCALARS[field.kind](field.name, value)
+        elif field.kind == STRINGS:
+            items = value if isinstance(value, list) else [value]
+            parsed[field.name] = [to_string(f"{field.name}[{i}]", v) for i, v in enumerate(items)]
+        elif field.kind == KEY_VALUES:
+            parsed[field.name] = to_key_values(field.name, value)
+        elif field.kind == METRICS:
+            parsed[field.name] = to_metrics(field.name, value)
+        else:
+            parsed[field.name] = _as_list(field.name, value)
+    return parsed
+
+
+def query_to_raw(fields: tuple[Field, ...], multi: Any) -> dict[str, Any]:
+    """GET query parameters (a multi-dict) as a JSON-like dict: repeated keys become lists."""
+    raw: dict[str, Any] = {}
+    for field in fields:
+        for name in (field.name, field.alias):
+            if name is None or name not in multi:
+                continue
+            values = multi.getlist(name)
+            raw[name] = values if field.repeated else values[-1]
+    return raw

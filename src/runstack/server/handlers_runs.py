@@ -1,0 +1,320 @@
+"""MLflow's run endpoints (``/api/2.0/mlflow/runs/...``): create, read, update, search, log.
+
+Two of MLflow's quirks are fixed here: ``runs/create`` without ``start_time`` starts the run
+now (MLflow records epoch 0), and ``runs/update`` with an unknown status is a 400 (MLflow
+answers 200 and ignores it). Tags sent to ``runs/create`` are validated like any other tags.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from runstack.client import make_metric
+from runstack.errors import InvalidParameterError, RunstackError
+from runstack.run_names import generate_run_name
+from runstack.server.endpoints import GET, POST, Endpoint
+from runstack.server.fields import (
+    DOUBLE,
+    ENUM,
+    INT64,
+    KEY_VALUES,
+    METRICS,
+    OBJECTS,
+    STRING,
+    STRINGS,
+    Field,
+)
+from runstack.server.handlers_experiments import DEFAULT_MAX_RESULTS, view_type
+from runstack.server.proto_json import run_info_json, run_json, runs_page
+from runstack.store.base import Store
+from runstack.validation import (
+    validate_experiment_id,
+    validate_key,
+    validate_param,
+    validate_run_id,
+    validate_run_name,
+    validate_status,
+    validate_tag,
+)
+
+RUN_NAME_TAG = "mlflow.runName"
+PARENT_TAG = "mlflow.parentRunId"
+# MLflow's per-request limits for runs/log-batch.
+MAX_BATCH_METRICS = 1000
+MAX_BATCH_PARAMS = 100
+MAX_BATCH_TAGS = 100
+MAX_BATCH_ENTITIES = 1000
+
+
+class NotImplementedByRunstack(RunstackError):
+    default_error_code = "NOT_IMPLEMENTED"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def checked_tags(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Validated tags; a key sent twice keeps its last value."""
+    return dict(validate_tag(k, v) for k, v in pairs)
+
+
+def new_run(
+    store: Store,
+    args: dict[str, Any],
+    parent_run_id: str | None,
+    heartbeat_timeout_ms: int | None,
+) -> dict[str, Any]:
+    """Shared by MLflow's runs/create and runstack's: validate everything, then one write."""
+    experiment_id = validate_experiment_id(args["experiment_id"])
+    tags = checked_tags(args["tags"])
+    run_name = args["run_name"] or None
+    tag_name = tags.get(RUN_NAME_TAG) or None
+    if run_name and tag_name and run_name != tag_name:
+        raise InvalidParameterError(
+            f"run_name {run_name!r} differs from the {RUN_NAME_TAG} tag {tag_name!r}; give the "
+            "name once."
+        )
+    name = validate_run_name(run_name or tag_name or generate_run_name())
+    parent = parent_run_id or tags.get(PARENT_TAG) or None
+    if parent is not None:
+        tags[PARENT_TAG] = validate_run_id(parent)
+    start_time = args["start_time"] or now_ms()  # absent (or proto's default 0): now
+    if start_time < 0:
+        raise InvalidParameterError(
+            f"Invalid value {start_time} for parameter 'start_time': use milliseconds since "
+            "the epoch."
+        )
+    run = store.create_run(
+        experiment_id,
+        args["user_id"] or "",
+        start_time,
+        name,
+        list(tags.items()),
+        parent,
+        heartbeat_timeout_ms,
+    )
+    return {"run": run_json(run)}
+
+
+def create(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    # MLflow's clients send no heartbeats, so their runs are never reaped.
+    return new_run(store, args, None, None)
+
+
+def get(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    return {"run": run_json(store.get_run(validate_run_id(args["run_id"])))}
+
+
+def update(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    run_id = validate_run_id(args["run_id"])
+    status = None if args["status"] is None else validate_status(args["status"])
+    end_time = args["end_time"] or None
+    if end_time is not None and end_time < 0:
+        raise InvalidParameterError(
+            f"Invalid value {end_time} for parameter 'end_time': use milliseconds since the epoch."
+        )
+    run_name = None if args["run_name"] is None else validate_run_name(args["run_name"])
+    info = store.update_run(run_id, status, end_time, run_name)
+    return {"run_info": run_info_json(info)}
+
+
+def delete(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    store.delete_run(validate_run_id(args["run_id"]))
+    return {}
+
+
+def restore(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    store.restore_run(validate_run_id(args["run_id"]))
+    return {}
+
+
+def search(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    max_results = args["max_results"]
+    page = store.search_runs(
+        [validate_experiment_id(e) for e in args["experiment_ids"]],
+        args["filter"] or None,
+        view_type("run_view_type", args["run_view_type"]),
+        DEFAULT_MAX_RESULTS if max_results is None else max_results,
+        args["order_by"] or None,
+        args["page_token"] or None,
+    )
+    return runs_page(page, page.token)
+
+
+def log_metric(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    metric = make_metric(args["key"], args["value"], args["timestamp"], args["step"] or 0)
+    store.log_batch(validate_run_id(args["run_id"]), [metric], [], [])
+    return {}
+
+
+def log_param(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    param = validate_param(args["key"], args["value"] or "")
+    store.log_batch(validate_run_id(args["run_id"]), [], [param], [])
+    return {}
+
+
+def set_tag(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    tag = validate_tag(args["key"], args["value"] or "")
+    store.log_batch(validate_run_id(args["run_id"]), [], [], [tag])
+    return {}
+
+
+def delete_tag(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    store.delete_tag(validate_run_id(args["run_id"]), validate_key(args["key"], "Tag"))
+    return {}
+
+
+def _check_limit(what: str, count: int, limit: int) -> None:
+    if count > limit:
+        raise InvalidParameterError(
+            f"A batch logging request can contain at most {limit} {what}. Got {count} {what}. "
+            f"Please split up {what} across multiple requests and try again."
+        )
+
+
+def write_batch(store: Store, args: dict[str, Any]) -> None:
+    """Validate a whole batch, then write it in one transaction."""
+    run_id = validate_run_id(args["run_id"])
+    metrics = [
+        make_metric(m["key"], m["value"], m["timestamp"], m["step"]) for m in args["metrics"]
+    ]
+    params = [validate_param(k, v) for k, v in args["params"]]
+    seen: dict[str, str] = {}
+    for key, value in params:
+        if seen.setdefault(key, value) != value:
+            raise InvalidParameterError(
+                f"Param {key!r} appears twice in one batch with different values "
+                f"({seen[key]!r} and {value!r}); params are immutable."
+            )
+    tags = [validate_tag(k, v) for k, v in args["tags"]]
+    store.log_batch(run_id, metrics, params, tags)
+
+
+def log_batch(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    metrics, params, tags = len(args["metrics"]), len(args["params"]), len(args["tags"])
+    _check_limit("metrics", metrics, MAX_BATCH_METRICS)
+    _check_limit("params", params, MAX_BATCH_PARAMS)
+    _check_limit("tags", tags, MAX_BATCH_TAGS)
+    _check_limit("entities", metrics + params + tags, MAX_BATCH_ENTITIES)
+    write_batch(store, args)
+    return {}
+
+
+def log_inputs(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    run_id = validate_run_id(args["run_id"])
+    if args["datasets"] or args["models"]:
+        raise NotImplementedByRunstack(
+            "runstack does not record dataset or model inputs yet; the request was not applied. "
+            "Log the dataset's name and digest as params or tags instead."
+        )
+    store.get_run(run_id)  # an unknown run is still a 404
+    return {}
+
+
+RUN_ID = Field("run_id", STRING, required=True, doc="The run's id.", alias="run_uuid")
+KEY = Field("key", STRING, required=True, doc="Key (250 characters max).")
+TAGS = Field("tags", KEY_VALUES, doc="Tags, [{key, value}].")
+RUN_CREATE_FIELDS = (
+    Field("experiment_id", STRING, required=True, doc="The experiment to create the run in."),
+    Field("user_id", STRING, doc="Who runs it."),
+    Field("run_name", STRING, doc="Name; generated when absent."),
+    Field("start_time", INT64, doc="Milliseconds since the epoch; now when absent."),
+    TAGS,
+)
+BATCH_FIELDS = (
+    RUN_ID,
+    Field("metrics", METRICS, doc="[{key, value, timestamp, step}]."),
+    Field("params", KEY_VALUES, doc="[{key, value}]; params are immutable."),
+    Field("tags", KEY_VALUES, doc="[{key, value}]."),
+)
+
+ENDPOINTS = (
+    Endpoint("runs/create", POST, RUN_CREATE_FIELDS, create, "Create a RUNNING run.", "{run: Run}"),
+    Endpoint("runs/get", GET, (RUN_ID,), get, "Get a run.", "{run: Run}"),
+    Endpoint(
+        "runs/update",
+        POST,
+        (
+            RUN_ID,
+            Field("status", ENUM, doc="RUNNING, SCHEDULED, FINISHED, FAILED or KILLED (or 1-5)."),
+            Field("end_time", INT64, doc="Milliseconds since the epoch; now when ending."),
+            Field("run_name", STRING, doc="New name."),
+        ),
+        update,
+        "Change a run's status, end time or name; RUNNING and SCHEDULED clear the end time.",
+        "{run_info: RunInfo}",
+    ),
+    Endpoint("runs/delete", POST, (RUN_ID,), delete, "Soft-delete a run.", "{}"),
+    Endpoint("runs/restore", POST, (RUN_ID,), restore, "Restore a deleted run.", "{}"),
+    Endpoint(
+        "runs/search",
+        POST,
+        (
+            Field("experiment_ids", STRINGS, doc="Experiments to search."),
+            Field("filter", STRING, doc='Filter string, e.g. "metrics.loss < 0.1".'),
+            Field("run_view_type", ENUM, doc="ACTIVE_ONLY (1, default), DELETED_ONLY, ALL."),
+            Field("max_results", INT64, doc="Page size, 1..50000 (default 1000)."),
+            Field("order_by", STRINGS, doc='Order keys, e.g. "metrics.loss ASC".'),
+            Field("page_token", STRING, doc="next_page_token of the previous page."),
+        ),
+        search,
+        "Search runs, one page at a time.",
+        "{runs: [Run], next_page_token?}",
+    ),
+    Endpoint(
+        "runs/log-metric",
+        POST,
+        (
+            RUN_ID,
+            KEY,
+            Field("value", DOUBLE, required=True, doc='A number, "NaN" or "±Infinity".'),
+            Field("timestamp", INT64, required=True, doc="Milliseconds since the epoch."),
+            Field("step", INT64, doc="Integer step (default 0)."),
+            Field("model_id", STRING, doc="Ignored by runstack."),
+            Field("dataset_name", STRING, doc="Ignored by runstack."),
+            Field("dataset_digest", STRING, doc="Ignored by runstack."),
+        ),
+        log_metric,
+        "Log one metric value.",
+        "{}",
+    ),
+    Endpoint(
+        "runs/log-parameter",
+        POST,
+        (RUN_ID, KEY, Field("value", STRING, doc="Value (6000 characters max).")),
+        log_param,
+        "Log one param (immutable once logged).",
+        "{}",
+    ),
+    Endpoint(
+        "runs/set-tag",
+        POST,
+        (RUN_ID, KEY, Field("value", STRING, doc="Value (8000 characters max).")),
+        set_tag,
+        "Set a run tag.",
+        "{}",
+    ),
+    Endpoint("runs/delete-tag", POST, (RUN_ID, KEY), delete_tag, "Delete a run tag.", "{}"),
+    Endpoint(
+        "runs/log-batch",
+        POST,
+        BATCH_FIELDS,
+        log_batch,
+        "Log metrics, params and tags in one transaction (MLflow's per-request limits).",
+        "{}",
+    ),
+    Endpoint(
+        "runs/log-inputs",
+        POST,
+        (
+            RUN_ID,
+            Field("datasets", OBJECTS, doc="Not recorded."),
+            Field("models", OBJECTS, doc="Not recorded."),
+        ),
+        log_inputs,
+        "Dataset and model inputs: not recorded by runstack (501 unless empty).",
+        "{}",
+    ),
+)

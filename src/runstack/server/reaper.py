@@ -1,0 +1,69 @@
+"""The server's dead-run sweeper: marks RUNNING runs whose heartbeat lease expired KILLED.
+
+Readers already reap the runs they read; the sweeper makes dead runs show as KILLED even
+when nobody reads them. Every server process sweeps; the conditional update makes a run
+reaped by one process a no-op for the others. Runs without a lease (created by clients that
+send no heartbeats, such as MLflow's) are never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from runstack.store.base import Store
+
+INTERVAL_ENV = "RUNSTACK_SERVER_REAP_INTERVAL"
+DEFAULT_INTERVAL_S = 10.0
+
+logger = logging.getLogger("runstack.server")
+
+
+def reap_once(store: Store) -> list[str]:
+    """Reap now; returns the ids of the runs marked KILLED (none for non-SQL stores)."""
+    db = getattr(store, "db", None)
+    if db is None:
+        return []
+    from runstack.store.sql import liveness
+    from runstack.store.sql.rows import now_ms
+
+    if not db.read(lambda tx: liveness.any_dead(tx, now_ms())):
+        return []
+    reaped: list[str] = db.write(lambda tx: liveness.reap(tx, now_ms()))
+    return reaped
+
+
+def interval_s() -> float:
+    raw = os.environ.get(INTERVAL_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_INTERVAL_S
+    except ValueError:
+        value = -1.0
+    return value if value > 0 else DEFAULT_INTERVAL_S
+
+
+class Reaper:
+    """A daemon thread that calls ``reap_once`` every ``RUNSTACK_SERVER_REAP_INTERVAL`` s."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="runstack-reaper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        interval = interval_s()
+        while not self._stop.wait(interval):
+            try:
+                reaped = reap_once(self.store)
+                if reaped:
+                    logger.info("runstack server: marked dead runs KILLED: %s", reaped)
+            except Exception as error:  # keep sweeping; the database may come back
+                logger.warning("runstack server: dead-run sweep failed: %s", error)

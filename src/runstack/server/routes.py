@@ -1,0 +1,18 @@
+"""Every endpoint the server answers, in one tuple (the app and the OpenAPI document use it)."""
+
+from __future__ import annotations
+
+from runstack.server import (
+    handlers_experiments,
+    handlers_metrics,
+    handlers_runs,
+    handlers_runstack,
+)
+from runstack.server.endpoints import Endpoint
+
+ALL_ENDPOINTS: tuple[Endpoint, ...] = (
+    *handlers_experiments.ENDPOINTS,
+    *handlers_runs.ENDPOINTS,
+    *handlers_metrics.ENDPOINTS,
+    *handlers_runstack.ENDPOINTS,
+)

@@ -1,0 +1,594 @@
+"""The REST store: the ``Store`` interface over HTTP, for ``http(s)://host:port`` tracking URIs.
+
+It talks to runstack's server and to MLflow's. A runstack server (it answers
+``/api/2.0/runstack/server-info``) gets every store call as one request that the server
+runs as one transaction: runs created under a checked parent with a heartbeat lease,
+atomic resumes and batches, heartbeat renewal. Any other server gets MLflow's endpoints
+only: resume and large batches then take several requests, and heartbeats are not sent.
+
+Retries: a request that never reached the server (no connection) is retried whatever it
+is. A request that may have been applied is retried only when applying it twice is harmless
+(reads, status updates, deletes and restores, heartbeats): a run or experiment creation, a
+batch of metrics or a tag deletion is never replayed blindly; the caller gets an error that
+says the outcome is unknown. A deterministic server error (500) is never retried, and errors
+carry the server's own ``error_code`` and message.
+
+httpx is imported when the first store is opened, never by ``import runstack``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import socket
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from runstack.entities import Experiment, Metric, PagedList, Run, RunData, RunInfo, ViewType
+from runstack.errors import (
+    InvalidParameterError,
+    InvalidStateError,
+    ResourceAlreadyExistsError,
+    ResourceNotFoundError,
+    RunstackError,
+    StoreUnavailableError,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+MLFLOW = "/api/2.0/mlflow/"
+RUNSTACK = "/api/2.0/runstack/"
+API_ENV = "RUNSTACK_REST_API"  # "runstack", "mlflow" or unset (ask the server)
+RETRIES_ENV = "RUNSTACK_HTTP_MAX_RETRIES"
+TIMEOUT_ENV = "MLFLOW_HTTP_REQUEST_TIMEOUT"
+DEFAULT_RETRIES = 5
+DEFAULT_TIMEOUT_S = 120.0
+# MLflow's per-request log-batch limits, used to split batches for MLflow servers.
+MLFLOW_BATCH_LIMITS = {"metrics": 1000, "params": 100, "tags": 100, "total": 1000}
+HISTORY_PAGE = 25_000
+_RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+
+# How a request may be retried.
+SAFE = "safe"  # applying it twice is harmless
+UNSENT = "unsent"  # retried only when it certainly never reached the server
+
+_ERRORS: dict[str, type[RunstackError]] = {
+    "INVALID_PARAMETER_VALUE": InvalidParameterError,
+    "BAD_REQUEST": InvalidParameterError,
+    "MALFORMED_REQUEST": InvalidParameterError,
+    "RESOURCE_DOES_NOT_EXIST": ResourceNotFoundError,
+    "NOT_FOUND": ResourceNotFoundError,
+    "ENDPOINT_NOT_FOUND": ResourceNotFoundError,
+    "RESOURCE_ALREADY_EXISTS": ResourceAlreadyExistsError,
+    "INVALID_STATE": InvalidStateError,
+    "TEMPORARILY_UNAVAILABLE": StoreUnavailableError,
+}
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise InvalidParameterError(f"{name}={raw!r} is not a non-negative integer.")
+    return int(raw)
+
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise InvalidParameterError(f"{name}={raw!r} is not a positive number of seconds.")
+    return value
+
+
+def server_error(status: int, body: bytes, what: str) -> RunstackError:
+    """The server's error as runstack's exception: its code and message kept as they are."""
+    try:
+        data = json.loads(body)
+        code, message = data["error_code"], data["message"]
+        if isinstance(code, str) and isinstance(message, str):
+            return _ERRORS.get(code, RunstackError)(message, code)
+    except (ValueError, KeyError, TypeError):
+        pass
+    text = body.decode("utf-8", "replace").strip().replace("\n", " ")[:200]
+    code = {404: "ENDPOINT_NOT_FOUND", 503: "TEMPORARILY_UNAVAILABLE"}.get(
+        status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST"
+    )
+    return _ERRORS.get(code, RunstackError)(
+        f"{what} answered HTTP {status} without a runstack/MLflow error body: {text!r}", code
+    )
+
+
+# Entities to and from MLflow's JSON ---------------------------------------------------------
+
+
+def encode_double(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+_SPECIAL_DOUBLES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def decode_double(value: Any) -> float:
+    if isinstance(value, str) and value in _SPECIAL_DOUBLES:
+        return _SPECIAL_DOUBLES[value]
+    return float(value)
+
+
+def _pairs(items: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in items]
+
+
+def _metric_json(m: Metric) -> dict[str, Any]:
+    return {"key": m.key, "value": encode_double(m.value), "timestamp": m.timestamp, "step": m.step}
+
+
+def _as_dict(items: Any) -> dict[str, str]:
+    return {item["key"]: item.get("value", "") for item in items or ()}
+
+
+def decode_metric(data: dict[str, Any], run_id: str | None = None) -> Metric:
+    return Metric(
+        data["key"],
+        decode_double(data.get("value", 0.0)),
+        int(data.get("timestamp", 0)),
+        int(data.get("step", 0)),
+        data.get("run_id", run_id),
+    )
+
+
+def decode_run_info(data: dict[str, Any]) -> RunInfo:
+    end_time = data.get("end_time")
+    return RunInfo(
+        run_id=data.get("run_id") or data["run_uuid"],
+        experiment_id=str(data.get("experiment_id", "")),
+        run_name=data.get("run_name", ""),
+        user_id=data.get("user_id", ""),
+        status=data.get("status", "RUNNING"),
+        start_time=int(data.get("start_time", 0)),
+        end_time=int(end_time) if end_time else None,
+        artifact_uri=data.get("artifact_uri", ""),
+        lifecycle_stage=data.get("lifecycle_stage", "active"),
+    )
+
+
+def decode_run(data: dict[str, Any]) -> Run:
+    info = decode_run_info(data["info"])
+    body = data.get("data") or {}
+    metrics = (decode_metric(m, info.run_id) for m in body.get("metrics", ()))
+    latest = tuple(sorted(metrics, key=lambda m: m.key))
+    return Run(
+        info=info,
+        data=RunData(
+            metrics={m.key: m.value for m in latest},
+            params=_as_dict(body.get("params")),
+            tags=_as_dict(body.get("tags")),
+            latest_metrics=latest,
+        ),
+    )
+
+
+def decode_experiment(data: dict[str, Any]) -> Experiment:
+    created, updated = data.get("creation_time"), data.get("last_update_time")
+    return Experiment(
+        experiment_id=str(data["experiment_id"]),
+        name=data.get("name", ""),
+        artifact_location=data.get("artifact_location", ""),
+        lifecycle_stage=data.get("lifecycle_stage", "active"),
+        tags=_as_dict(data.get("tags")),
+        creation_time=None if created is None else int(created),
+        last_update_time=None if updated is None else int(updated),
+    )
+
+
+def mlflow_batches(
+    metrics: Sequence[Metric], params: Sequence[tuple[str, str]], tags: Sequence[tuple[str, str]]
+) -> list[dict[str, list[Any]]]:
+    """Split a batch within MLflow's per-request limits: params and tags first, as MLflow's
+    own client does, then the metrics."""
+    limits = MLFLOW_BATCH_LIMITS
+    pieces: list[dict[str, list[Any]]] = []
+    p, t, m = list(params), list(tags), list(metrics)
+    while p or t or not pieces:
+        pieces.append({"params": p[: limits["params"]], "tags": t[: limits["tags"]], "metrics": []})
+        p, t = p[limits["params"] :], t[limits["tags"] :]
+    last = pieces[-1]
+    while m:
+        room = min(limits["metrics"], limits["total"] - len(last["params"]) - len(last["tags"]))
+        last["metrics"], m = m[:room], m[room:]
+        if m:
+            last = {"params": [], "tags": [], "metrics": []}
+            pieces.append(last)
+    return pieces
+
+
+# HTTP -----------------------------------------------------------------------------------------
+
+
+class HttpSession:
+    """One keep-alive connection pool to a server (re-created after fork), with retries."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = _env_seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)
+        self.max_retries = _env_int(RETRIES_ENV, DEFAULT_RETRIES)
+        self._client: httpx.Client | None = None
+        self._pid = 0
+
+    def _http(self) -> httpx.Client:
+        if self._client is None or self._pid != os.getpid():
+            import httpx
+
+            # TCP_NODELAY: a request written as headers then body must not wait ~40 ms for
+            # the server's delayed ACK (Nagle's algorithm).
+            transport = httpx.HTTPTransport(
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+                verify=self._verify(),
+                limits=httpx.Limits(max_connections=32, keepalive_expiry=4.0),
+            )
+            self._client = httpx.Client(
+                transport=transport, timeout=self.timeout, headers=self._headers()
+            )
+            self._pid = os.getpid()
+        return self._client
+
+    @staticmethod
+    def _verify() -> bool | str:
+        if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+            return False
+        return os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or True
+
+    @staticmethod
+    def _headers() -> dict[str, str]:
+        """MLflow's authentication variables: a bearer token, or a user name and password."""
+        import base64
+
+        headers = {"User-Agent": "runstack", "Content-Type": "application/json"}
+        token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+        password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif user and password:
+            pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {pair}"
+        return headers
+
+    def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, retry: str = SAFE
+    ) -> dict[str, Any]:
+        """Send one request; return the JSON body of a 200, raise the server's error."""
+        import httpx
+
+        url = self.base_url + path
+        what = f"{method} {url}"
+        content, params = None, None
+        if method == "GET":  # GET endpoints take query parameters, lists as repeated keys
+            items = (body or {}).items()
+            params = [(k, v) for k, vs in items for v in (vs if isinstance(vs, list) else [vs])]
+        elif body is not None:
+            content = json.dumps(body, separators=(",", ":")).encode()
+        attempt = 0
+        while True:
+            try:
+                response = self._http().request(method, url, content=content, params=params)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+                failure: RunstackError = StoreUnavailableError(
+                    f"Cannot reach the tracking server at {self.base_url} ({error}); is it "
+                    "running, and is the tracking URI right?"
+                )
+            except httpx.TransportError as error:
+                failure = StoreUnavailableError(
+                    f"The connection to the tracking server failed during {what} ({error!r})."
+                )
+                if retry != SAFE:
+                    raise StoreUnavailableError(
+                        f"{failure.message} The request may or may not have been applied; it "
+                        "was not repeated because repeating it could apply it twice. Check "
+                        "the run or experiment before trying again."
+                    ) from None
+            else:
+                if response.status_code == 200:
+                    try:
+                        result: dict[str, Any] = response.json()
+                    except ValueError:
+                        raise StoreUnavailableError(
+                            f"{what} answered 200 with a body that is not JSON; is "
+                            f"{self.base_url} a tracking server?"
+                        ) from None
+                    return result
+                failure = server_error(response.status_code, response.content, what)
+                if response.status_code not in _RETRY_STATUSES or retry != SAFE:
+                    raise failure
+            attempt += 1
+            if attempt > self.max_retries:
+                raise failure
+            time.sleep(min(10.0, 0.1 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+
+    def close(self) -> None:
+        if self._client is not None and self._pid == os.getpid():
+            self._client.close()
+        self._client = None
+
+
+# The store ------------------------------------------------------------------------------------
+
+
+class RestStore:
+    """A tracking server as a ``Store``. ``api`` forces "runstack" or "mlflow" endpoints."""
+
+    def __init__(self, uri: str, api: str | None = None) -> None:
+        self.uri = uri
+        self.http = HttpSession(uri)
+        chosen = api or os.environ.get(API_ENV) or None
+        if chosen not in (None, "runstack", "mlflow"):
+            raise InvalidParameterError(f"{API_ENV}={chosen!r}: use 'runstack' or 'mlflow'.")
+        self._api = chosen
+        self.max_request_bytes: int | None = None
+
+    @property
+    def is_runstack(self) -> bool:
+        """Whether the server has runstack's endpoints (asked once)."""
+        if self._api is None:
+            try:
+                info = self.http.call("GET", RUNSTACK + "server-info")
+            except (ResourceNotFoundError, InvalidParameterError):
+                info = {}
+            if info.get("server") == "runstack" and info.get("api_version") == 1:
+                self._api = "runstack"
+                limit = info.get("max_request_bytes")
+                self.max_request_bytes = limit if isinstance(limit, int) else None
+            else:
+                self._api = "mlflow"
+        return self._api == "runstack"
+
+    def _mlflow(self, method: str, path: str, body: dict[str, Any], retry: str = SAFE) -> Any:
+        return self.http.call(method, MLFLOW + path, body, retry)
+
+    def close(self) -> None:
+        self.http.close()
+
+    # Experiments ---------------------------------------------------------------------------
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None, tags: Sequence[tuple[str, str]]
+    ) -> str:
+        body: dict[str, Any] = {"name": name, "tags": _pairs(tags)}
+        if artifact_location is not None:
+            body["artifact_location"] = artifact_location
+        return str(self._mlflow("POST", "experiments/create", body, UNSENT)["experiment_id"])
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        found = self._mlflow("GET", "experiments/get", {"experiment_id": experiment_id})
+        return decode_experiment(found["experiment"])
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        try:
+            found = self._mlflow("GET", "experiments/get-by-name", {"experiment_name": name})
+        except ResourceNotFoundError as error:
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        return decode_experiment(found["experiment"])
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._mlflow("POST", "experiments/delete", {"experiment_id": experiment_id})
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._mlflow("POST", "experiments/restore", {"experiment_id": experiment_id})
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        body = {"experiment_id": experiment_id, "new_name": new_name}
+        self._mlflow("POST", "experiments/update", body)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        body = {"experiment_id": experiment_id, "key": key, "value": value}
+        self._mlflow("POST", "experiments/set-experiment-tag", body)
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        body = {"experiment_id": experiment_id, "key": key}
+        self._mlflow("POST", "experiments/delete-experiment-tag", body, UNSENT)
+
+    def search_experiments(
+        self,
+        view_type: ViewType,
+        max_results: int,
+        filter_string: str | None,
+        order_by: Sequence[str] | None,
+        page_token: str | None,
+    ) -> PagedList:
+        body: dict[str, Any] = {"view_type": int(view_type), "max_results": max_results}
+        body.update(
+            _optional(filter=filter_string, order_by=list(order_by or []), page_token=page_token)
+        )
+        found = self._mlflow("POST", "experiments/search", body)
+        return PagedList(
+            [decode_experiment(e) for e in found.get("experiments", ())],
+            found.get("next_page_token") or None,
+        )
+
+    # Runs ----------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        run_name: str,
+        tags: Sequence[tuple[str, str]],
+        parent_run_id: str | None,
+        heartbeat_timeout_ms: int | None,
+    ) -> Run:
+        body: dict[str, Any] = {
+            "experiment_id": experiment_id,
+            "user_id": user_id,
+            "start_time": start_time,
+            "run_name": run_name,
+            "tags": _pairs(tags),
+        }
+        if self.is_runstack:
+            body.update(
+                _optional(parent_run_id=parent_run_id, heartbeat_timeout_ms=heartbeat_timeout_ms)
+            )
+            return decode_run(self.http.call("POST", RUNSTACK + "runs/create", body, UNSENT)["run"])
+        if parent_run_id is not None:  # checked, but not in the same transaction
+            self._require_active(parent_run_id, "Parent run")
+        return decode_run(self._mlflow("POST", "runs/create", body, UNSENT)["run"])
+
+    def _require_active(self, run_id: str, what: str) -> Run:
+        run = self.get_run(run_id)
+        if run.info.lifecycle_stage != "active":
+            raise InvalidStateError(
+                f"{what} {run_id} is deleted; restore it with restore_run() before using it."
+            )
+        return run
+
+    def resume_run(
+        self,
+        run_id: str,
+        expected_experiment_id: str | None,
+        run_name: str | None,
+        tags: Sequence[tuple[str, str]],
+        heartbeat_timeout_ms: int | None,
+    ) -> Run:
+        if self.is_runstack:
+            body = {"run_id": run_id, "tags": _pairs(tags)}
+            body.update(
+                _optional(
+                    experiment_id=expected_experiment_id,
+                    run_name=run_name,
+                    heartbeat_timeout_ms=heartbeat_timeout_ms,
+                )
+            )
+            return decode_run(self.http.call("POST", RUNSTACK + "runs/resume", body)["run"])
+        # MLflow's API: check, then set RUNNING, then tag (not one transaction).
+        run = self._require_active(run_id, "Run")
+        if expected_experiment_id is not None and run.info.experiment_id != expected_experiment_id:
+            raise InvalidParameterError(
+                f"Run {run_id} belongs to experiment {run.info.experiment_id}, not "
+                f"{expected_experiment_id}; resume it without experiment_id or with "
+                f"experiment_id={run.info.experiment_id!r}."
+            )
+        self.update_run(run_id, "RUNNING", None, run_name)
+        if tags:
+            self.log_batch(run_id, [], [], tags)
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: str) -> Run:
+        return decode_run(self._mlflow("GET", "runs/get", {"run_id": run_id})["run"])
+
+    def update_run(
+        self, run_id: str, status: str | None, end_time: int | None, run_name: str | None
+    ) -> RunInfo:
+        body = {"run_id": run_id, **_optional(status=status, end_time=end_time, run_name=run_name)}
+        return decode_run_info(self._mlflow("POST", "runs/update", body)["run_info"])
+
+    def delete_run(self, run_id: str) -> None:
+        self._mlflow("POST", "runs/delete", {"run_id": run_id})
+
+    def restore_run(self, run_id: str) -> None:
+        self._mlflow("POST", "runs/restore", {"run_id": run_id})
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric],
+        params: Sequence[tuple[str, str]],
+        tags: Sequence[tuple[str, str]],
+    ) -> None:
+        if self.is_runstack:
+            body = {
+                "run_id": run_id,
+                "metrics": [_metric_json(m) for m in metrics],
+                "params": _pairs(params),
+                "tags": _pairs(tags),
+            }
+            self._check_size(body, len(metrics) + len(params) + len(tags))
+            self.http.call("POST", RUNSTACK + "runs/log-batch", body, _batch_retry(metrics))
+            return
+        for piece in mlflow_batches(metrics, params, tags):
+            body = {
+                "run_id": run_id,
+                "metrics": [_metric_json(m) for m in piece["metrics"]],
+                "params": _pairs(piece["params"]),
+                "tags": _pairs(piece["tags"]),
+            }
+            self._mlflow("POST", "runs/log-batch", body, _batch_retry(piece["metrics"]))
+
+    def _check_size(self, body: dict[str, Any], count: int) -> None:
+        limit = self.max_request_bytes
+        if limit is None or count < 1000:
+            return
+        size = len(json.dumps(body, separators=(",", ":")))
+        if size > limit:
+            raise InvalidParameterError(
+                f"This batch of {count} values is {size} bytes as JSON, over the server's "
+                f"request limit of {limit} bytes, so it cannot be written in one transaction. "
+                "Log it in several smaller calls."
+            )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._mlflow("POST", "runs/delete-tag", {"run_id": run_id, "key": key}, UNSENT)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        history: list[Metric] = []
+        token: str | None = None
+        while True:
+            body = {
+                "run_id": run_id,
+                "metric_key": key,
+                "max_results": HISTORY_PAGE,
+                **_optional(page_token=token),
+            }
+            page = self._mlflow("GET", "metrics/get-history", body)
+            history += [decode_metric(m, run_id) for m in page.get("metrics", ())]
+            token = page.get("next_page_token") or None
+            if token is None:
+                return history
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None,
+        view_type: ViewType,
+        max_results: int,
+        order_by: Sequence[str] | None,
+        page_token: str | None,
+    ) -> PagedList:
+        body: dict[str, Any] = {
+            "experiment_ids": list(experiment_ids),
+            "run_view_type": int(view_type),
+            "max_results": max_results,
+        }
+        body.update(
+            _optional(filter=filter_string, order_by=list(order_by or []), page_token=page_token)
+        )
+        found = self._mlflow("POST", "runs/search", body)
+        return PagedList(
+            [decode_run(r) for r in found.get("runs", ())], found.get("next_page_token") or None
+        )
+
+    def renew_heartbeats(self, run_ids: Sequence[str], timeout_ms: int) -> None:
+        if run_ids and self.is_runstack:  # MLflow servers know no leases: nothing to renew
+            body = {"run_ids": list(run_ids), "timeout_ms": timeout_ms}
+            self.http.call("POST", RUNSTACK + "runs/renew-heartbeats", body)
+
+
+def _batch_retry(metrics: Sequence[Metric]) -> str:
+    """Params and tags written twice are unchanged; metrics would be logged twice."""
+    return UNSENT if metrics else SAFE
+
+
+def _optional(**values: Any) -> dict[str, Any]:
+    """The given values that are set (not None, not empty)."""
+    return {k: v for k, v in values.items() if v is not None and v != [] and v != ""}
