@@ -57,15 +57,15 @@ class ActiveRun(Run):
             self._cached_version = seen
         return self._cached
 
-    @property  # type: ignore[override]
+    @property
     def info(self) -> RunInfo:
         return self._current().info
 
-    @property  # type: ignore[override]
+    @property
     def data(self) -> RunData:
         return self._current().data
 
-    @property  # type: ignore[override]
+    @property
     def inputs(self) -> RunInputs:
         return RunInputs()
 

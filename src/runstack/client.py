@@ -64,7 +64,7 @@ def _view_type(value: object) -> ViewType:
     try:
         if isinstance(value, str):
             return ViewType.from_string(value)
-        return ViewType(value)
+        return ViewType(int(value))  # type: ignore[call-overload]
     except (KeyError, ValueError):
         raise InvalidParameterError(
             f"Invalid view type {preview(value)}: use ViewType.ACTIVE_ONLY, DELETED_ONLY or ALL."

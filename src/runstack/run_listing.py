@@ -79,7 +79,7 @@ def collect_runs(
 
 def _import_pandas() -> Any:
     try:
-        import pandas
+        import pandas  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         raise InvalidParameterError(
             "search_runs(output_format='pandas') needs pandas, which is not installed. "

@@ -6,7 +6,7 @@ import click
 
 from runstack.cli.options import find_experiment, make_client, tracking_uri_option
 from runstack.cli.output import emit, format_option, when
-from runstack.entities import ViewType
+from runstack.entities import Experiment, ViewType
 
 _VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
 
@@ -23,7 +23,7 @@ def experiments() -> None:
 def list_experiments(tracking_uri: str | None, view: str, output_format: str) -> None:
     """List experiments, newest first."""
     client = make_client(tracking_uri)
-    found = []
+    found: list[Experiment] = []
     token = None
     while True:
         page = client.search_experiments(_VIEWS[view], 1000, None, None, token)

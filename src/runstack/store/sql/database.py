@@ -136,7 +136,7 @@ class Prepared:
 
 @lru_cache(maxsize=256)
 def _row_type(columns: tuple[str, ...]) -> Any:
-    return namedtuple("Row", columns, rename=True)  # type: ignore[misc]
+    return namedtuple("Row", columns, rename=True)
 
 
 class Tx:
@@ -196,10 +196,8 @@ class Database:
         self.dialect = self.engine.dialect
         self.is_sqlite = self.dialect.name == "sqlite"
         dbapi = self.dialect.dbapi
-        self._dbapi_error: type[Exception] = dbapi.Error if dbapi else Exception  # type: ignore[attr-defined]
-        self.integrity_error: type[Exception] = (
-            dbapi.IntegrityError if dbapi else Exception  # type: ignore[attr-defined]
-        )
+        self._dbapi_error: type[Exception] = dbapi.Error if dbapi else Exception
+        self.integrity_error: type[Exception] = dbapi.IntegrityError if dbapi else Exception
         self._begin = {True: "BEGIN IMMEDIATE", False: "BEGIN"} if self.is_sqlite else {}
         self._pid = os.getpid()
 

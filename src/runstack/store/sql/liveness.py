@@ -18,7 +18,7 @@ from runstack.store.sql.database import Prepared, Tx
 from runstack.store.sql.writes import write_tags
 
 KILLED_REASON_TAG = "runstack.killedReason"
-_NOW = sa.bindparam("now")
+_NOW: sa.BindParameter[int] = sa.bindparam("now")
 
 
 def _expired() -> sa.ColumnElement[bool]:

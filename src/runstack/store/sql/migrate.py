@@ -43,7 +43,8 @@ def _current_version(connection: Connection) -> str | None:
 def _fast_version(db: Database) -> str | None:
     """Read the version without inspection; None if the table is missing."""
     try:
-        return db.read(lambda tx: tx.scalar(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")))
+        version = db.read(lambda tx: tx.scalar(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")))
+        return None if version is None else str(version)
     except (sa.exc.DBAPIError, StoreUnavailableError):
         # Missing table (a fresh database) or no connection: the locked path below decides.
         return None

@@ -73,7 +73,7 @@ _RUN_COLUMNS = (
 )
 _lm = t.latest_metrics.c
 _LATEST_COLUMNS = (_lm.run_id, _lm.key, _lm.value, _lm.value_kind, _lm.timestamp, _lm.step)
-_ID = sa.bindparam("run_id")
+_ID: sa.BindParameter[str] = sa.bindparam("run_id")
 
 RUN_BY_ID = Prepared(sa.select(*_RUN_COLUMNS).where(t.runs.c.run_id == _ID))
 _PARAMS_OF_RUN = Prepared(
@@ -90,7 +90,9 @@ def _any_of_ids(column: sa.ColumnElement[Any], dialect_name: str) -> sa.ColumnEl
     number of ids: ``= ANY(array)`` on PostgreSQL, ``IN (json_each(...))`` on SQLite."""
     if dialect_name == "postgresql":
         return column == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String)))
-    values = sa.select(sa.literal_column("value")).select_from(sa.func.json_each(sa.bindparam("ids")))
+    values: sa.Select[Any] = sa.select(sa.literal_column("value")).select_from(
+        sa.func.json_each(sa.bindparam("ids"))
+    )
     return column.in_(values.scalar_subquery())
 
 

@@ -32,7 +32,7 @@ from runstack.store.sql.writes import (
 ACTIVE = LifecycleStage.ACTIVE
 DELETED = LifecycleStage.DELETED
 _NON_TERMINAL = ("RUNNING", "SCHEDULED")
-_RUN = sa.bindparam("run_id")
+_RUN: sa.BindParameter[str] = sa.bindparam("run_id")
 
 _RUN_STATE = Prepared(
     sa.select(t.runs.c.run_id, t.runs.c.experiment_id, t.runs.c.lifecycle_stage).where(

@@ -51,7 +51,7 @@ def _upsert_latest(dialect_name: str) -> Any:
     )
 
 
-_RUN = sa.bindparam("run_id")
+_RUN: sa.BindParameter[str] = sa.bindparam("run_id")
 _PARAM_VALUE = Prepared(
     sa.select(t.params.c.value).where(t.params.c.run_id == _RUN, t.params.c.key == sa.bindparam("key"))
 )
