@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 ASYNC_ENV = "MLFLOW_ENABLE_ASYNC_LOGGING"
 
-_lock = threading.Lock()
+# Reentrant: the SIGTERM handler flushes in the main thread, which may be inside submit().
+_lock = threading.RLock()
 _executor: ThreadPoolExecutor | None = None
 _pending: set[Future[None]] = set()
 
@@ -73,6 +75,26 @@ def flush() -> None:
         waiting = list(_pending)
     for future in waiting:
         future.exception()
+
+
+def flush_within(timeout: float) -> bool:
+    """``flush``, but waiting at most ``timeout`` seconds; False if calls were still queued.
+
+    Those calls are then no longer waited for by later flushes. For the SIGTERM handler: it
+    runs in the main thread, which may hold a lock the worker needs before it can go on (the
+    executor's own, inside ``submit``), so an unbounded wait there could never end.
+    """
+    deadline = time.monotonic() + timeout
+    with _lock:
+        waiting = list(_pending)
+    for future in waiting:
+        try:
+            future.exception(timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            with _lock:
+                _pending.difference_update(waiting)
+            return False
+    return True
 
 
 def _reset_after_fork() -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
-_lock = threading.Lock()
+# Reentrant: the SIGTERM handler ends runs (and bumps) in the main thread, which may hold it.
+_lock = threading.RLock()
 _versions: defaultdict[str, int] = defaultdict(int)
 
 

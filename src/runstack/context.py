@@ -67,7 +67,8 @@ class OpenRuns:
     """Every run started by this process and not yet ended, in start order."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Reentrant: the SIGTERM handler reads this in the main thread, which may hold it.
+        self._lock = threading.RLock()
         self._runs: dict[int, ActiveRun] = {}
 
     def add(self, run: ActiveRun) -> None:

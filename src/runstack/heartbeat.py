@@ -61,7 +61,8 @@ class Heartbeat:
 
     def ensure_running(self) -> None:
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            # A thread told to stop may still be alive for a moment: it will not beat again.
+            if self._thread is not None and self._thread.is_alive() and not self._stop.is_set():
                 return
             self._stop = threading.Event()
             self._thread = threading.Thread(

@@ -26,11 +26,14 @@ from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any
 
-from runstack import context
+from runstack import async_logging, context
 from runstack.critical import run_or_defer
 from runstack.heartbeat import heartbeat
 
 logger = logging.getLogger(__name__)
+
+# How long SIGTERM waits for writes queued with synchronous=False before ending the runs.
+SIGTERM_FLUSH_TIMEOUT_S = 5.0
 
 
 class _ExitState:
@@ -63,8 +66,9 @@ def _at_exit() -> None:
 
 
 def _record_exit_code(code: object) -> None:
-    if _state.status is None:
-        _state.status = "FINISHED" if code in (None, 0) else "FAILED"
+    # The last exit request wins: an earlier one may have been caught (argparse, click,
+    # a test harness) and the process went on to exit differently.
+    _state.status = "FINISHED" if code in (None, 0) else "FAILED"
 
 
 def _wrap_exit(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -106,6 +110,12 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
     def finish() -> None:
         heartbeat.stop()
+        # Bounded: this thread may hold a lock the async-logging worker is waiting for.
+        if not async_logging.flush_within(SIGTERM_FLUSH_TIMEOUT_S):
+            logger.warning(
+                "runstack: SIGTERM: gave up waiting for queued asynchronous logging after %g s",
+                SIGTERM_FLUSH_TIMEOUT_S,
+            )
         end_open_runs("KILLED")
         if callable(previous):
             previous(signum, frame)
@@ -122,7 +132,11 @@ def _install_sigterm() -> None:
     if _state.signal_installed or threading.current_thread() is not threading.main_thread():
         return
     try:
-        _state.previous_sigterm = signal.getsignal(signal.SIGTERM)
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous == signal.SIG_IGN:
+            # The process survives SIGTERM, so SIGTERM must not end its runs either.
+            return
+        _state.previous_sigterm = previous
         signal.signal(signal.SIGTERM, _on_sigterm)
         _state.signal_installed = True
     except (ValueError, OSError):  # not allowed here (e.g. embedded interpreters)

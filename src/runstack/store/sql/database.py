@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections import namedtuple
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -102,7 +102,9 @@ def create_engine(uri: str) -> Engine:
         _configure_sqlite(engine)
         return engine
     if url.get_backend_name() == "postgresql":
-        return sa.create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True, **common)
+        # No pre-ping (a round trip per transaction): a connection found dead is invalidated
+        # and the transaction retried instead (Database._retrying).
+        return sa.create_engine(url, pool_size=5, max_overflow=10, **common)
     raise InvalidParameterError(
         f"Tracking URI {uri!r} uses the database {url.get_backend_name()!r}; runstack supports "
         "sqlite:/// and postgresql:// (and http:// servers)."
@@ -136,7 +138,15 @@ class Prepared:
 
 @lru_cache(maxsize=256)
 def _row_type(columns: tuple[str, ...]) -> Any:
-    return namedtuple("Row", columns, rename=True)
+    """A tuple subclass whose columns are also attributes (``row.run_id``).
+
+    Built with ``type()`` rather than ``namedtuple``, which runs ``exec``: that happens at
+    interpreter exit when the exit handler ends runs, and an ``exec`` there makes CPython
+    forget that the process is ending because of Ctrl-C."""
+    attributes: dict[str, Any] = {"__slots__": ()}
+    for index, name in enumerate(columns):
+        attributes.setdefault(name, property(operator.itemgetter(index)))
+    return type("Row", (tuple,), attributes)
 
 
 class Tx:
@@ -172,7 +182,7 @@ class Tx:
         sql, values = self._sql(statement, params)
         self.cursor.execute(sql, values)
         row_type = _row_type(tuple(d[0] for d in self.cursor.description))
-        return [row_type(*row) for row in self.cursor.fetchall()]
+        return [row_type(row) for row in self.cursor.fetchall()]
 
     def first(self, statement: Prepared | Executable, params: Mapping[str, Any] | None = None) -> Any:
         sql, values = self._sql(statement, params)
@@ -180,11 +190,19 @@ class Tx:
         row = self.cursor.fetchone()
         if row is None:
             return None
-        return _row_type(tuple(d[0] for d in self.cursor.description))(*row)
+        return _row_type(tuple(d[0] for d in self.cursor.description))(row)
 
     def scalar(self, statement: Prepared | Executable, params: Mapping[str, Any] | None = None) -> Any:
         row = self.first(statement, params)
         return None if row is None else row[0]
+
+
+class _Disconnected(Exception):
+    """The connection died during a transaction (retried once on a fresh connection)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Database:
@@ -233,6 +251,13 @@ class Database:
             try:
                 with critical_section():
                     return once()
+            except _Disconnected as lost:
+                if attempt == 1:
+                    continue
+                raise StoreUnavailableError(
+                    f"The tracking database at {redact(self.uri)} closed the connection: "
+                    f"{describe_error(lost.error)}"
+                ) from None
             except (self._dbapi_error, sa.exc.DBAPIError) as error:
                 if isinstance(error, (self.integrity_error, sa.exc.IntegrityError)):
                     # A concurrent writer inserted the same key first. Running the whole
@@ -264,6 +289,15 @@ class Database:
                 result = work(Tx(cursor, self.dialect))
                 connection.commit()
                 return result
+            except self._dbapi_error as error:
+                driver = connection.dbapi_connection
+                if getattr(driver, "broken", False) or getattr(driver, "closed", False):
+                    # The server went away (restart, idle timeout, network): drop this
+                    # connection from the pool and let the caller retry on a new one.
+                    connection.invalidate()
+                    raise _Disconnected(error) from error
+                connection.rollback()
+                raise
             except BaseException:
                 connection.rollback()
                 raise
