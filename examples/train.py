@@ -47,7 +47,9 @@ def evaluate(weights: list[float], data: list[tuple[list[float], int]]) -> tuple
     return loss / len(data), correct / len(data)
 
 
-def train(lr: float, train_set: list[tuple[list[float], int]], valid_set: list[tuple[list[float], int]]) -> float:
+def train(
+    lr: float, train_set: list[tuple[list[float], int]], valid_set: list[tuple[list[float], int]]
+) -> float:
     """One child run: log params, then metrics every epoch. Returns validation accuracy."""
     with mlflow.start_run(run_name=f"lr-{lr}", nested=True):
         mlflow.log_params({"learning_rate": lr, "epochs": EPOCHS, "model": "logistic"})
@@ -84,10 +86,14 @@ def summarise(sweep_id: str) -> None:
     print(f"\nStore:      {mlflow.get_tracking_uri()}")
     print(f"Experiment: {experiment.name} (id {experiment.experiment_id})")
     print(f"Sweep run:  {sweep.info.run_name} [{sweep.info.status}] {sweep_id}")
-    print(f"            best_lr={sweep.data.params['best_lr']} "
-          f"best_accuracy={sweep.data.metrics['best_accuracy']:.3f}")
-    print(f"\n  {'child run':<10} {'status':<9} {'lr':>5} {'epochs':>6} "
-          f"{'train_loss':>10} {'valid_acc':>9} {'points':>6}")
+    print(
+        f"            best_lr={sweep.data.params['best_lr']} "
+        f"best_accuracy={sweep.data.metrics['best_accuracy']:.3f}"
+    )
+    print(
+        f"\n  {'child run':<10} {'status':<9} {'lr':>5} {'epochs':>6} "
+        f"{'train_loss':>10} {'valid_acc':>9} {'points':>6}"
+    )
     for run in sorted(children, key=lambda r: float(r.data.params["learning_rate"])):
         history = client.get_metric_history(run.info.run_id, "train_loss")
         print(

@@ -10,29 +10,30 @@ import sqlalchemy as sa
 
 import runstack
 from runstack.store import get_store
+from runstack.store.sql import schema
 
-_TABLES = frozenset(
-    {"experiments", "experiment_tags", "runs", "params", "tags", "metrics", "latest_metrics"}
-)
+
+def _tables() -> list[str]:
+    """Every table of the store's schema (new tables are covered without editing this)."""
+    return sorted(schema.metadata.tables)
 
 
 def count_rows(table: str, uri: str | None = None) -> int:
-    """How many rows ``table`` holds in the store at ``uri`` (default: the current URI);
-    "metrics" counts the whole metric history."""
-    if table not in _TABLES:
+    """How many rows ``table`` holds in the store at ``uri`` (default: the current URI)."""
+    if table not in schema.metadata.tables:
         raise ValueError(f"unknown table {table!r}")
     store = get_store(uri or runstack.get_tracking_uri())
-    # The metric history lives in two tables (metric_log, then metrics after compaction).
-    tables = ("metrics", "metric_log") if table == "metrics" else (table,)
-    return sum(
-        int(store.db.read(lambda tx, name=name: tx.scalar(sa.text(f"SELECT COUNT(*) FROM {name}"))))
-        for name in tables
-    )
+    return int(store.db.read(lambda tx: tx.scalar(sa.text(f"SELECT COUNT(*) FROM {table}"))))
+
+
+def count_metric_values(uri: str | None = None) -> int:
+    """Stored metric history rows, wherever the store keeps them (log and compacted table)."""
+    return sum(count_rows(table, uri) for table in ("metrics", "metric_log") if table in _tables())
 
 
 def snapshot(uri: str | None = None) -> dict[str, int]:
     """Row counts of every table: equal snapshots before and after mean nothing was written."""
-    return {table: count_rows(table, uri) for table in sorted(_TABLES)}
+    return {table: count_rows(table, uri) for table in _tables()}
 
 
 def fresh_client() -> runstack.TrackingClient:

@@ -50,7 +50,9 @@ def test_experiment_lifecycle(client: runstack.TrackingClient, tracking: str) ->
 
     assert invoke(tracking, "experiments", "delete", experiment_id).exit_code == 0
     assert client.get_experiment(experiment_id).lifecycle_stage == "deleted"
-    listed = json.loads(invoke(tracking, "experiments", "list", "--view", "deleted", "--format", "json").output)
+    listed = json.loads(
+        invoke(tracking, "experiments", "list", "--view", "deleted", "--format", "json").output
+    )
     assert [e["name"] for e in listed] == ["cli-renamed"]
 
     assert invoke(tracking, "experiments", "restore", "cli-renamed").exit_code == 0
@@ -97,7 +99,9 @@ def test_unknown_run_is_one_line_error(tracking: str) -> None:
     assert result.output.startswith("Error: Run '000") and result.output.count("\n") == 1
 
 
-def test_gc_removes_deleted_runs_and_frees_names(tracking: str, client: runstack.TrackingClient) -> None:
+def test_gc_removes_deleted_runs_and_frees_names(
+    tracking: str, client: runstack.TrackingClient
+) -> None:
     experiment_id = client.create_experiment("to-remove")
     kept = client.create_run("0")
     doomed = client.create_run(experiment_id)
@@ -117,7 +121,9 @@ def test_gc_removes_deleted_runs_and_frees_names(tracking: str, client: runstack
     assert client.create_experiment("to-remove") != experiment_id
 
 
-def test_gc_older_than_keeps_recent_deletions(tracking: str, client: runstack.TrackingClient) -> None:
+def test_gc_older_than_keeps_recent_deletions(
+    tracking: str, client: runstack.TrackingClient
+) -> None:
     run = client.create_run("0")
     client.delete_run(run.info.run_id)
     result = invoke(tracking, "gc", "--older-than", "1d")
@@ -126,7 +132,8 @@ def test_gc_older_than_keeps_recent_deletions(tracking: str, client: runstack.Tr
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("30d", 30 * 86400), ("1d12h", 129600), ("90m", 5400), ("45s", 45), ("2w", 1209600)]
+    ("text", "seconds"),
+    [("30d", 30 * 86400), ("1d12h", 129600), ("90m", 5400), ("45s", 45), ("2w", 1209600)],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds

@@ -136,7 +136,10 @@ def test_processes_opening_a_fresh_store_at_once_all_succeed(
     else:
 
         def still_fresh() -> None:
-            assert _count(store_uri, "information_schema.tables WHERE table_schema = 'public'") == 0
+            assert (
+                _count(store_uri, "information_schema.tables WHERE table_schema = current_schema()")
+                == 0
+            )
 
     procs = _start_together(store_uri, tmp_path, OPENERS, _OPEN_AND_RUN, before_go=still_fresh)
     _assert_all_succeeded(procs, max_spread_s=2.0)

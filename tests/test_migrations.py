@@ -57,7 +57,9 @@ def test_migrations_produce_the_declared_schema(store_uri: str) -> None:
                 connection, opts={"version_table": migrate.VERSION_TABLE}
             )
             differences = [
-                d for d in compare_metadata(context, metadata) if not _expected(d, engine.dialect.name)
+                d
+                for d in compare_metadata(context, metadata)
+                if not _expected(d, engine.dialect.name)
             ]
         assert differences == []
     finally:
@@ -91,9 +93,7 @@ def test_upgrade_from_first_schema(store_uri: str) -> None:
 
     def create_first_schema(connection: sa.Connection) -> None:
         config = Config()
-        config.set_main_option(
-            "script_location", str(Path(migrate.__file__).parent / "migrations")
-        )
+        config.set_main_option("script_location", str(Path(migrate.__file__).parent / "migrations"))
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
 

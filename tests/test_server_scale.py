@@ -7,6 +7,7 @@ using runstack's fluent API over HTTP; the counts are read from the database aft
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -18,7 +19,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from conftest import create_postgres_database, drop_postgres_database, postgres_unavailable
 from procs import children
+from runstack.store import close_stores
 from runstack.store.sql.database import normalise_sql_url
 
 CLIENTS = 16
@@ -88,10 +91,25 @@ def _metric_values(backend: str) -> int:
     return sum(_count(backend, t) for t in ("metrics", "metric_log") if t in schema.metadata.tables)
 
 
+@pytest.fixture
+def postgres_uri() -> Iterator[str]:
+    """A fresh PostgreSQL store: scale-out is a PostgreSQL set-up (SQLite has one writer)."""
+    reason = postgres_unavailable()
+    if reason:
+        if os.environ.get("RUNSTACK_REQUIRE_POSTGRES"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    uri, schema = create_postgres_database()
+    try:
+        yield uri
+    finally:
+        close_stores()
+        drop_postgres_database(schema)
+
+
 @pytest.mark.slow
-def test_four_workers_sixteen_clients_lose_nothing(store_uri: str) -> None:
-    if not store_uri.startswith("postgresql"):
-        pytest.skip("scale-out is a PostgreSQL set-up; SQLite has a single writer")
+def test_four_workers_sixteen_clients_lose_nothing(postgres_uri: str) -> None:
+    store_uri = postgres_uri
     with served(store_uri, workers=4) as url, children() as procs:
         env = {"MLFLOW_TRACKING_URI": url, "RUNSTACK_HTTP_MAX_RETRIES": "0"}
         started = time.monotonic()

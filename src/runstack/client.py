@@ -120,7 +120,9 @@ class TrackingClient:
 
     def set_experiment_tag(self, experiment_id: str | int, key: str, value: Any) -> None:
         checked_key, checked_value = validate_experiment_tag(key, value)
-        self.store.set_experiment_tag(validate_experiment_id(experiment_id), checked_key, checked_value)
+        self.store.set_experiment_tag(
+            validate_experiment_id(experiment_id), checked_key, checked_value
+        )
 
     def delete_experiment_tag(self, experiment_id: str | int, key: str) -> None:
         self.store.delete_experiment_tag(

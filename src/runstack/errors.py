@@ -2,9 +2,9 @@
 
 ::
 
-    RunstackError                      base; ``error_code`` and ``http_status`` (alias MlflowException)
+    RunstackError                      base: ``error_code``, ``http_status``; alias MlflowException
     ├── InvalidParameterError          INVALID_PARAMETER_VALUE, 400: a bad value from the caller
-    ├── ResourceNotFoundError          RESOURCE_DOES_NOT_EXIST, 404: no run/experiment/tag by that id
+    ├── ResourceNotFoundError          RESOURCE_DOES_NOT_EXIST, 404: no such run/experiment/tag
     ├── ResourceAlreadyExistsError     RESOURCE_ALREADY_EXISTS, 400 (as MLflow): a name is taken
     ├── InvalidStateError              INVALID_STATE, 400: the object is in the wrong state
     │   └── RunAlreadyActiveError      start_run() while a run is active and nested=False

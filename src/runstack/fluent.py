@@ -24,6 +24,7 @@ from runstack.validation import (
     as_str_dict,
     validate_experiment_id,
     validate_run_id,
+    validate_run_name,
     validate_status,
     validate_tag,
 )
@@ -88,6 +89,8 @@ def start_run(
     explicit_experiment = None if experiment_id is None else validate_experiment_id(experiment_id)
     resume_id = run_id or os.environ.get(RUN_ID_ENV) or None
     user_tags = _user_tags(tags, description)
+    if run_name is not None:  # before MLFLOW_EXPERIMENT_NAME may create an experiment
+        validate_run_name(run_name)
     _, timeout_ms = heartbeat.settings()
     client = _client()
 
@@ -144,7 +147,7 @@ def end_active_run(run: ActiveRun, status: str) -> None:
 
 def end_run(status: str = "FINISHED") -> None:
     """End the innermost active run of this context; no-op when there is none."""
-    checked = validate_status(status)
+    checked = validate_status("FINISHED" if status is None else status)  # None: as MLflow
     stack = context.active_runs()
     if stack:
         end_active_run(stack[-1], checked)
@@ -241,7 +244,10 @@ def log_metrics(
     client, target = _target(run_id)
     stamp = int(time.time() * 1000) if timestamp is None else timestamp
     # Validated once, by the client.
-    items = [Metric(k, v, stamp, step) for k, v in as_str_dict(metrics, "metrics").items()]
+    items = [
+        Metric(k, v, stamp, 0 if step is None else step)
+        for k, v in as_str_dict(metrics, "metrics").items()
+    ]
     return client.log_batch(target, metrics=items, synchronous=synchronous)
 
 

@@ -26,7 +26,10 @@ def _experiment_ids(
             "search_runs() takes experiment_ids or experiment_names, not both."
         )
     if experiment_ids:
-        return [str(e) for e in ([experiment_ids] if isinstance(experiment_ids, str) else experiment_ids)]
+        return [
+            str(e)
+            for e in ([experiment_ids] if isinstance(experiment_ids, str) else experiment_ids)
+        ]
     if experiment_names:
         ids = []
         for name in experiment_names:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 
+# fmt: off
 _ADJECTIVES = (
     "agile", "amber", "ample", "azure", "bold", "brave", "breezy", "bright", "brisk", "calm",
     "candid", "clever", "cosmic", "crisp", "curious", "daring", "dapper", "deft", "eager",
@@ -31,10 +32,12 @@ _ANIMALS = (
     "sparrow", "squid", "stork", "swan", "tapir", "tiger", "toad", "trout", "turtle", "vole",
     "walrus", "wasp", "whale", "wolf", "wombat", "wren", "yak", "zebra",
 )
+# fmt: on
 
 _generator = random.Random()
 
 
 def generate_run_name() -> str:
     """``adjective-animal-NNN`` with NNN in 0..999; at most 20 characters."""
-    return f"{_generator.choice(_ADJECTIVES)}-{_generator.choice(_ANIMALS)}-{_generator.randrange(1000)}"
+    adjective, animal = _generator.choice(_ADJECTIVES), _generator.choice(_ANIMALS)
+    return f"{adjective}-{animal}-{_generator.randrange(1000)}"

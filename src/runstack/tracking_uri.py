@@ -26,7 +26,9 @@ def normalise_uri(uri: str | os.PathLike[str]) -> str:
     """Canonical form: absolute ``sqlite:///`` paths; plain ``.db`` paths mean SQLite."""
     text = os.fspath(uri).strip()
     if not text:
-        raise InvalidParameterError("The tracking URI is empty; use sqlite:///path, postgresql://... or http://host:port.")
+        raise InvalidParameterError(
+            "The tracking URI is empty; use sqlite:///path, postgresql://... or http://host:port."
+        )
     cached = _resolved.get(text)
     if cached is not None:
         return cached

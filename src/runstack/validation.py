@@ -7,6 +7,7 @@ runstack refuses them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import posixpath
@@ -25,6 +26,7 @@ MAX_EXPERIMENT_TAG_VALUE_LENGTH = 20000
 MAX_RUN_NAME_LENGTH = 250
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
+RUN_NAME_TAG = "mlflow.runName"
 
 _KEY_PATTERN = re.compile(r"^[/\w.\- :]*$")
 _RUN_ID_PATTERN = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
@@ -44,8 +46,8 @@ _VALID_KEYS_LIMIT = 50_000
 
 def validate_key(key: object, what: str) -> str:
     """Keys of params, metrics and tags: MLflow's character set, not path-like, ≤ 250 chars."""
-    if key in _VALID_KEYS:
-        return key  # type: ignore[return-value]
+    if type(key) is str and key in _VALID_KEYS:  # type first: lists and dicts are unhashable
+        return key
     if not isinstance(key, str):
         raise InvalidParameterError(
             f"{what} key must be a string, got {preview(key)} of type {type(key).__name__}."
@@ -55,7 +57,7 @@ def validate_key(key: object, what: str) -> str:
             f"{what} key {preview(key)} is {len(key)} characters long; "
             f"the limit is {MAX_KEY_LENGTH}."
         )
-    if not key or not _KEY_PATTERN.match(key):
+    if not key or not _KEY_PATTERN.fullmatch(key):
         raise InvalidParameterError(
             f"Invalid {what.lower()} key {preview(key)}: keys must be non-empty and may only "
             "contain letters, digits, underscores (_), dashes (-), periods (.), spaces ( ), "
@@ -80,7 +82,27 @@ def _validate_text_value(value: object, what: str, limit: int) -> str:
             f"the limit is {limit}. runstack never truncates values: shorten it or log it "
             "as an artifact."
         )
+    _require_storable(text, f"{what} value")
     return text
+
+
+def _require_storable(text: str, what: str) -> None:
+    """Text every backend stores alike: no NUL (SQLite would keep it, PostgreSQL cannot) and
+    no lone surrogates (not encodable as UTF-8, so no driver can send them)."""
+    if "\x00" in text:
+        raise InvalidParameterError(
+            f"{what} {preview(text)} contains a NUL character (\\x00), which cannot be "
+            "stored; remove it."
+        )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise InvalidParameterError(
+                f"{what} {preview(text)} contains the lone surrogate "
+                f"{text[error.start]!r} at position {error.start}, which is not valid "
+                "Unicode text and cannot be stored; remove it."
+            ) from None
 
 
 def validate_param(key: object, value: object) -> tuple[str, str]:
@@ -88,7 +110,12 @@ def validate_param(key: object, value: object) -> tuple[str, str]:
 
 
 def validate_tag(key: object, value: object) -> tuple[str, str]:
-    return validate_key(key, "Tag"), _validate_text_value(value, "Tag", MAX_TAG_VALUE_LENGTH)
+    """A run tag; the ``mlflow.runName`` tag also renames the run, so it follows the run-name
+    rules."""
+    checked = validate_key(key, "Tag"), _validate_text_value(value, "Tag", MAX_TAG_VALUE_LENGTH)
+    if checked[0] == RUN_NAME_TAG:
+        validate_run_name(checked[1])
+    return checked
 
 
 def validate_experiment_tag(key: object, value: object) -> tuple[str, str]:
@@ -103,10 +130,8 @@ def validate_metric_value(key: str, value: object) -> float:
         return value
     item = getattr(value, "item", None)
     if callable(item) and not isinstance(value, (int, float)):
-        try:
+        with contextlib.suppress(TypeError, ValueError):  # not a one-element array: go on
             value = item()
-        except (TypeError, ValueError):
-            pass
     if value is None:
         raise InvalidParameterError(f"Metric {key!r} has no value (None); log a number.")
     if isinstance(value, (str, bytes)):
@@ -156,9 +181,11 @@ def validate_timestamp(timestamp: object, what: str = "timestamp") -> int:
         raise InvalidParameterError(
             f"Invalid {what} {preview(timestamp)}: use integer milliseconds since the epoch."
         )
-    if not math.isfinite(float(timestamp)):
+    as_float = float(timestamp)
+    if not math.isfinite(as_float):
         raise InvalidParameterError(f"Invalid {what} {timestamp!r}: it must be finite.")
-    number = int(timestamp)
+    # Exact for Python ints; other reals (numpy scalars, floats) are far below 2**53 here.
+    number = timestamp if isinstance(timestamp, int) else math.floor(as_float)
     if not 0 <= number <= INT64_MAX:
         raise InvalidParameterError(
             f"Invalid {what} {number}: it must be between 0 and {INT64_MAX} milliseconds."
@@ -167,7 +194,7 @@ def validate_timestamp(timestamp: object, what: str = "timestamp") -> int:
 
 
 def validate_run_id(run_id: object) -> str:
-    if not isinstance(run_id, str) or not _RUN_ID_PATTERN.match(run_id):
+    if not isinstance(run_id, str) or not _RUN_ID_PATTERN.fullmatch(run_id):
         raise InvalidParameterError(
             f"Invalid run id {preview(run_id)}: run ids are 1-256 letters, digits, '_' or '-', "
             "starting with a letter or digit."
@@ -201,6 +228,7 @@ def validate_experiment_name(name: object) -> str:
             f"Experiment name {preview(name)} is {len(name)} characters long; "
             f"the limit is {MAX_EXPERIMENT_NAME_LENGTH}."
         )
+    _require_storable(name, "Experiment name")
     return name
 
 
@@ -214,6 +242,7 @@ def validate_run_name(name: object) -> str:
             f"Run name {preview(name)} is {len(name)} characters long; "
             f"the limit is {MAX_RUN_NAME_LENGTH}."
         )
+    _require_storable(name, "Run name")
     return name
 
 

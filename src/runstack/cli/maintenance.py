@@ -21,7 +21,7 @@ def parse_duration(text: str) -> float:
     parts = _DURATION.findall(compact)
     if not compact or "".join(n + u for n, u in parts) != compact:
         raise InvalidParameterError(
-            f"Invalid duration {text!r}: use a number and a unit (w, d, h, m, s), e.g. 30d or 1d12h."
+            f"Invalid duration {text!r}: use numbers with units (w, d, h, m, s), e.g. 30d or 1d12h."
         )
     return sum(float(number) * _UNITS[unit] for number, unit in parts)
 
@@ -31,14 +31,20 @@ def _sql_store(tracking_uri: str | None):  # type: ignore[no-untyped-def]
 
     uri = normalise_uri(tracking_uri) if tracking_uri else get_tracking_uri()
     if not uri.startswith(("sqlite:", "postgresql")):
-        raise InvalidParameterError(f"{uri!r} is not a database; run this against the server's store.")
+        raise InvalidParameterError(
+            f"{uri!r} is not a database; run this against the server's store."
+        )
     return SqlStore.open(uri)
 
 
 @click.command()
 @tracking_uri_option
-@click.option("--older-than", default=None, metavar="DURATION",
-              help="Only what was deleted at least this long ago, e.g. 30d [default: everything deleted].")
+@click.option(
+    "--older-than",
+    default=None,
+    metavar="DURATION",
+    help="Only what was deleted at least this long ago, e.g. 30d [default: everything deleted].",
+)
 def gc(tracking_uri: str | None, older_than: str | None) -> None:
     """Permanently remove deleted runs and experiments, freeing experiment names."""
     from rich.progress import Progress

@@ -29,7 +29,9 @@ def when(ms: int | None) -> str:
     return dt.datetime.fromtimestamp(ms / 1000).isoformat(sep=" ", timespec="seconds")
 
 
-def emit(columns: Sequence[str], rows: Sequence[Sequence[Any]], output_format: str, title: str = "") -> None:
+def emit(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], output_format: str, title: str = ""
+) -> None:
     if output_format == "json":
         click.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], indent=2))
     elif output_format == "csv":

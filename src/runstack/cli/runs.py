@@ -61,12 +61,26 @@ def _search(
 
 @runs.command("list")
 @tracking_uri_option
-@click.option("--experiment", "experiments", multiple=True, metavar="NAME|ID",
-              help="Only runs of this experiment (repeatable) [default: all active ones].")
-@click.option("--filter", "filter_string", default="", metavar="F",
-              help="A search filter, e.g. \"metrics.loss < 0.1 and params.lr = '0.01'\".")
-@click.option("--order-by", multiple=True, metavar="K",
-              help="Sort key, e.g. 'metrics.loss ASC' (repeatable) [default: newest first].")
+@click.option(
+    "--experiment",
+    "experiments",
+    multiple=True,
+    metavar="NAME|ID",
+    help="Only runs of this experiment (repeatable) [default: all active ones].",
+)
+@click.option(
+    "--filter",
+    "filter_string",
+    default="",
+    metavar="F",
+    help="A search filter, e.g. \"metrics.loss < 0.1 and params.lr = '0.01'\".",
+)
+@click.option(
+    "--order-by",
+    multiple=True,
+    metavar="K",
+    help="Sort key, e.g. 'metrics.loss ASC' (repeatable) [default: newest first].",
+)
 @click.option("--max-results", type=click.IntRange(1, 50_000), default=100, show_default=True)
 @click.option("--view", type=click.Choice(list(_VIEWS)), default="active", show_default=True)
 @format_option
@@ -104,8 +118,12 @@ def list_runs(
         )
         for r in found
     ]
-    emit(("run_id", "exp", "name", "status", "started", "took", "parent"), rows, "table",
-         title=f"{len(found)} run(s)")
+    emit(
+        ("run_id", "exp", "name", "status", "started", "took", "parent"),
+        rows,
+        "table",
+        title=f"{len(found)} run(s)",
+    )
 
 
 def _emit_csv(found: list[Run]) -> None:
@@ -115,8 +133,14 @@ def _emit_csv(found: list[Run]) -> None:
     columns += [f"metrics.{k}" for k in metric_keys] + [f"params.{k}" for k in param_keys]
     rows: list[list[Any]] = []
     for r in found:
-        row: list[Any] = [r.info.run_id, r.info.experiment_id, r.info.run_name, r.info.status,
-                          r.info.start_time, r.info.end_time]
+        row: list[Any] = [
+            r.info.run_id,
+            r.info.experiment_id,
+            r.info.run_name,
+            r.info.status,
+            r.info.start_time,
+            r.info.end_time,
+        ]
         row += [r.data.metrics.get(k, "") for k in metric_keys]
         row += [r.data.params.get(k, "") for k in param_keys]
         rows.append(row)
@@ -171,11 +195,17 @@ def show(tracking_uri: str | None, run_id: str) -> None:
         console.print(tree)
 
 
-def _add_children(client: TrackingClient, experiment_id: str, run_id: str, node: Any, depth: int) -> bool:
+def _add_children(
+    client: TrackingClient, experiment_id: str, run_id: str, node: Any, depth: int
+) -> bool:
     if depth > 20:
         return False
     children = _search(
-        client, [experiment_id], f"tags.`{PARENT_TAG}` = '{run_id}'", ["attributes.start_time ASC"], 50_000
+        client,
+        [experiment_id],
+        f"tags.`{PARENT_TAG}` = '{run_id}'",
+        ["attributes.start_time ASC"],
+        50_000,
     )
     for child in children:
         branch = node.add(f"{child.info.run_name} [{child.info.status}] {child.info.run_id}")

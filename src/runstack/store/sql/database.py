@@ -14,10 +14,10 @@ because of a serialization failure or deadlock (PostgreSQL) are retried, so call
 
 from __future__ import annotations
 
+import operator
 import os
 import random
 import time
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -156,7 +156,9 @@ class Tx:
         self.cursor = cursor
         self.dialect = dialect
 
-    def _sql(self, statement: Prepared | Executable, params: Mapping[str, Any] | None) -> tuple[str, Mapping[str, Any]]:
+    def _sql(
+        self, statement: Prepared | Executable, params: Mapping[str, Any] | None
+    ) -> tuple[str, Mapping[str, Any]]:
         if isinstance(statement, Prepared):
             sql, defaults = statement.sql(self.dialect)
             return sql, ({**defaults, **params} if defaults else params) if params else defaults
@@ -178,13 +180,17 @@ class Tx:
                 rows = [{**defaults, **row} for row in rows]
             self.cursor.executemany(sql, rows)
 
-    def all(self, statement: Prepared | Executable, params: Mapping[str, Any] | None = None) -> list[Any]:
+    def all(
+        self, statement: Prepared | Executable, params: Mapping[str, Any] | None = None
+    ) -> list[Any]:
         sql, values = self._sql(statement, params)
         self.cursor.execute(sql, values)
         row_type = _row_type(tuple(d[0] for d in self.cursor.description))
         return [row_type(row) for row in self.cursor.fetchall()]
 
-    def first(self, statement: Prepared | Executable, params: Mapping[str, Any] | None = None) -> Any:
+    def first(
+        self, statement: Prepared | Executable, params: Mapping[str, Any] | None = None
+    ) -> Any:
         sql, values = self._sql(statement, params)
         self.cursor.execute(sql, values)
         row = self.cursor.fetchone()
@@ -192,7 +198,9 @@ class Tx:
             return None
         return _row_type(tuple(d[0] for d in self.cursor.description))(row)
 
-    def scalar(self, statement: Prepared | Executable, params: Mapping[str, Any] | None = None) -> Any:
+    def scalar(
+        self, statement: Prepared | Executable, params: Mapping[str, Any] | None = None
+    ) -> Any:
         row = self.first(statement, params)
         return None if row is None else row[0]
 

@@ -93,7 +93,9 @@ class ExperimentStore:
                     .values(artifact_location=f"{self.artifact_root}/{new_id}")
                 )
             for key, value in dict(tags).items():
-                tx.run(sa.insert(t.experiment_tags).values(experiment_id=new_id, key=key, value=value))
+                tx.run(
+                    sa.insert(t.experiment_tags).values(experiment_id=new_id, key=key, value=value)
+                )
             return str(new_id)
 
         # A lost race on the unique name re-runs `create`, whose check then names the winner.
@@ -101,7 +103,9 @@ class ExperimentStore:
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         found = self.db.read(
-            lambda tx: load_experiments(tx, _e.experiment_id == int(experiment_id), self.artifact_root)
+            lambda tx: load_experiments(
+                tx, _e.experiment_id == int(experiment_id), self.artifact_root
+            )
         )
         if not found:
             raise ResourceNotFoundError(f"No experiment with id {experiment_id!r} exists.")
@@ -124,7 +128,9 @@ class ExperimentStore:
             )
             tx.run(
                 sa.update(t.runs)
-                .where(t.runs.c.experiment_id == row.experiment_id, t.runs.c.lifecycle_stage == ACTIVE)
+                .where(
+                    t.runs.c.experiment_id == row.experiment_id, t.runs.c.lifecycle_stage == ACTIVE
+                )
                 .values(lifecycle_stage=DELETED, deleted_time=now, deleted_with_experiment=True)
             )
 
@@ -189,7 +195,9 @@ class ExperimentStore:
             et = t.experiment_tags
             where = sa.and_(et.c.experiment_id == row.experiment_id, et.c.key == key)
             if not tx.run(sa.delete(et).where(where)):
-                raise ResourceNotFoundError(f"Experiment {experiment_id} has no tag {key!r} to delete.")
+                raise ResourceNotFoundError(
+                    f"Experiment {experiment_id} has no tag {key!r} to delete."
+                )
 
         self.db.write(delete_tag)
 

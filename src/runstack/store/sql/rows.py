@@ -194,6 +194,8 @@ def load_experiments(tx: Tx, where: sa.ColumnElement[bool], default_root: str) -
     tags: dict[int, dict[str, str]] = {i: {} for i in ids}
     et = t.experiment_tags.c
     for part in chunks(ids):
-        for tag in tx.all(sa.select(et.experiment_id, et.key, et.value).where(et.experiment_id.in_(part))):
+        for tag in tx.all(
+            sa.select(et.experiment_id, et.key, et.value).where(et.experiment_id.in_(part))
+        ):
             tags[tag.experiment_id][tag.key] = tag.value
     return [experiment_from_row(row, tags[row.experiment_id], default_root) for row in rows]

@@ -79,6 +79,8 @@ _SET_LIFECYCLE = Prepared(
 _DELETE_TAG = Prepared(
     sa.delete(t.tags).where(t.tags.c.run_id == _RUN, t.tags.c.key == sa.bindparam("key"))
 )
+
+
 def _history_of(table: sa.Table) -> sa.Select[Any]:
     c = table.c
     return sa.select(c.seq, c.value, c.value_kind, c.timestamp, c.step).where(
@@ -88,7 +90,9 @@ def _history_of(table: sa.Table) -> sa.Select[Any]:
 
 # Compacted values first, then the ones still in the log; seq orders them all.
 _HISTORY = Prepared(
-    sa.union_all(_history_of(t.metrics), _history_of(t.metric_log)).order_by(sa.literal_column("seq"))
+    sa.union_all(_history_of(t.metrics), _history_of(t.metric_log)).order_by(
+        sa.literal_column("seq")
+    )
 )
 # Values a process may log to a run before it compacts the run's log (see writes.py).
 COMPACT_EVERY = 20_000
@@ -181,7 +185,9 @@ class SqlStore(ExperimentStore):
                 else now + heartbeat_timeout_ms,
             }
             tx.run(_INSERT_RUN, values)
-            tx.many(_INSERT_TAG, [{"run_id": run_id, "key": k, "value": v} for k, v in all_tags.items()])
+            tx.many(
+                _INSERT_TAG, [{"run_id": run_id, "key": k, "value": v} for k, v in all_tags.items()]
+            )
             return Run(info=run_info_from_row(_Values(values)), data=RunData(tags=all_tags))
 
         return self.db.write(create)
@@ -196,7 +202,10 @@ class SqlStore(ExperimentStore):
     ) -> Run:
         def resume(tx: Tx) -> Run:
             row = require_active_run(tx, run_id)
-            if expected_experiment_id is not None and str(row.experiment_id) != expected_experiment_id:
+            if (
+                expected_experiment_id is not None
+                and str(row.experiment_id) != expected_experiment_id
+            ):
                 raise InvalidParameterError(
                     f"Run {run_id} belongs to experiment {row.experiment_id}, not "
                     f"{expected_experiment_id}; resume it without experiment_id or with "
@@ -262,7 +271,9 @@ class SqlStore(ExperimentStore):
     def delete_run(self, run_id: str) -> None:
         def delete(tx: Tx) -> None:
             if run_state(tx, run_id).lifecycle_stage == ACTIVE:
-                tx.run(_SET_LIFECYCLE, {"run_id": run_id, "stage": DELETED, "deleted_time": now_ms()})
+                tx.run(
+                    _SET_LIFECYCLE, {"run_id": run_id, "stage": DELETED, "deleted_time": now_ms()}
+                )
 
         self.db.write(delete)
 
@@ -361,7 +372,9 @@ class SqlStore(ExperimentStore):
                     e.lifecycle_stage == DELETED, e.deleted_time <= cutoff_ms, e.experiment_id != 0
                 )
             )
-            return [row.run_id for row in run_rows], [str(row.experiment_id) for row in experiment_rows]
+            return [row.run_id for row in run_rows], [
+                str(row.experiment_id) for row in experiment_rows
+            ]
 
         return self.db.read(find)
 
@@ -369,30 +382,38 @@ class SqlStore(ExperimentStore):
         """Remove these runs, if deleted, with everything they logged; returns how many."""
 
         def purge(tx: Tx) -> int:
-            condition = sa.and_(t.runs.c.run_id.in_(list(run_ids)), t.runs.c.lifecycle_stage == DELETED)
-            return _remove_runs(tx, [row.run_id for row in tx.all(sa.select(t.runs.c.run_id).where(condition))])
+            condition = sa.and_(
+                t.runs.c.run_id.in_(list(run_ids)), t.runs.c.lifecycle_stage == DELETED
+            )
+            return _remove_runs(
+                tx, [row.run_id for row in tx.all(sa.select(t.runs.c.run_id).where(condition))]
+            )
 
         return self.db.write(purge) if run_ids else 0
 
     def purge_experiments(self, experiment_ids: Sequence[str]) -> int:
         """Remove deleted experiments with all their runs; returns how many runs went too."""
+        return sum(self._purge_experiment(int(e)) for e in experiment_ids)
+
+    def _purge_experiment(self, experiment_id: int) -> int:
+        def purge_some_runs(tx: Tx) -> int:
+            runs = t.runs.c
+            query = sa.select(runs.run_id).where(runs.experiment_id == experiment_id).limit(200)
+            return _remove_runs(tx, [row.run_id for row in tx.all(query)])
+
+        def drop(tx: Tx) -> None:
+            e, et = t.experiments.c, t.experiment_tags.c
+            tx.run(sa.delete(t.experiment_tags).where(et.experiment_id == experiment_id))
+            tx.run(
+                sa.delete(t.experiments).where(
+                    e.experiment_id == experiment_id, e.lifecycle_stage == DELETED
+                )
+            )
+
         removed = 0
-        for experiment_id in experiment_ids:
-            eid = int(experiment_id)
-
-            def purge_some_runs(tx: Tx) -> int:
-                query = sa.select(t.runs.c.run_id).where(t.runs.c.experiment_id == eid).limit(200)
-                return _remove_runs(tx, [row.run_id for row in tx.all(query)])
-
-            while (count := self.db.write(purge_some_runs)) > 0:
-                removed += count
-
-            def drop(tx: Tx) -> None:
-                e = t.experiments
-                tx.run(sa.delete(t.experiment_tags).where(t.experiment_tags.c.experiment_id == eid))
-                tx.run(sa.delete(e).where(e.c.experiment_id == eid, e.c.lifecycle_stage == DELETED))
-
-            self.db.write(drop)
+        while (count := self.db.write(purge_some_runs)) > 0:  # in slices: short transactions
+            removed += count
+        self.db.write(drop)
         return removed
 
 

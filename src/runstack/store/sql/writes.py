@@ -53,11 +53,15 @@ def _upsert_latest(dialect_name: str) -> Any:
 
 _RUN: sa.BindParameter[str] = sa.bindparam("run_id")
 _PARAM_VALUE = Prepared(
-    sa.select(t.params.c.value).where(t.params.c.run_id == _RUN, t.params.c.key == sa.bindparam("key"))
+    sa.select(t.params.c.value).where(
+        t.params.c.run_id == _RUN, t.params.c.key == sa.bindparam("key")
+    )
 )
 _INSERT_PARAM = Prepared(sa.insert(t.params))
 _UPSERT_TAG = Prepared(_upsert_tag)
-_RENAME_RUN = Prepared(sa.update(t.runs).where(t.runs.c.run_id == _RUN).values(name=sa.bindparam("name")))
+_RENAME_RUN = Prepared(
+    sa.update(t.runs).where(t.runs.c.run_id == _RUN).values(name=sa.bindparam("name"))
+)
 _INSERT_METRIC = Prepared(
     sa.insert(t.metric_log).values(
         run_id=_RUN,
@@ -74,7 +78,9 @@ _LOG_LIMIT = Prepared(sa.select(sa.func.max(_log.seq)).where(_log.run_id == _RUN
 _MOVE_LOG = Prepared(
     sa.insert(t.metrics).from_select(
         ["seq", "run_id", "key", "value", "value_kind", "timestamp", "step"],
-        sa.select(_log.seq, _log.run_id, _log.key, _log.value, _log.value_kind, _log.timestamp, _log.step)
+        sa.select(
+            _log.seq, _log.run_id, _log.key, _log.value, _log.value_kind, _log.timestamp, _log.step
+        )
         .where(_log.run_id == _RUN, _log.seq <= sa.bindparam("upto"))
         .order_by(_log.key, _log.seq),
     )
@@ -105,7 +111,9 @@ def write_params(tx: Tx, run_id: str, params: Sequence[tuple[str, str]]) -> None
         return
     wanted = dict(params)
     existing = _existing_params(tx, run_id, list(wanted))
-    conflicts = [(k, existing[k], v) for k, v in wanted.items() if k in existing and existing[k] != v]
+    conflicts = [
+        (k, existing[k], v) for k, v in wanted.items() if k in existing and existing[k] != v
+    ]
     if conflicts:
         described = "; ".join(
             f"{key!r} was logged as {old!r}, new value {new!r}" for key, old, new in conflicts[:10]
@@ -149,7 +157,10 @@ def write_metrics(tx: Tx, run_id: str, metrics: Sequence[Metric]) -> None:
         }
         history.append(row)
         current = newest.get(metric.key)
-        if current is None or (metric.step, metric.timestamp) >= (current["step"], current["timestamp"]):
+        if current is None or (metric.step, metric.timestamp) >= (
+            current["step"],
+            current["timestamp"],
+        ):
             newest[metric.key] = row
     tx.many(_INSERT_METRIC, history)
     tx.many(_UPSERT_LATEST, list(newest.values()))

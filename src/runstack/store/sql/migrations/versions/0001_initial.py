@@ -23,7 +23,10 @@ STAGES = "lifecycle_stage IN ('active', 'deleted')"
 def _metric_columns() -> list[sa.Column[object]]:
     return [
         sa.Column(
-            "run_id", sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False
+            "run_id",
+            sa.String(32),
+            sa.ForeignKey("runs.run_id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("key", sa.String(250), nullable=False),
         sa.Column("value", sa.Float(53), nullable=True),
@@ -143,6 +146,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("latest_metrics", "metrics", "metric_log", "tags", "params", "runs", "experiment_tags"):
+    for name in (
+        "latest_metrics",
+        "metrics",
+        "metric_log",
+        "tags",
+        "params",
+        "runs",
+        "experiment_tags",
+    ):
         op.drop_table(name)
     op.drop_table("experiments")
