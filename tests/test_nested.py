@@ -133,3 +133,17 @@ def test_nested_run_in_another_experiment(tracking: str) -> None:
     stored = fresh_client().get_run(child.info.run_id)
     assert stored.info.experiment_id == other
     assert stored.data.tags[PARENT] == outer.info.run_id
+
+
+def test_bad_parent_does_not_create_the_environment_experiment(
+    tracking: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "made-by-env")
+    with pytest.raises(ResourceNotFoundError):
+        runstack.start_run(parent_run_id="f" * 32)
+    deleted = fresh_client().create_run("0")
+    fresh_client().delete_run(deleted.info.run_id)
+    with pytest.raises(InvalidStateError, match="deleted"):
+        runstack.start_run(parent_run_id=deleted.info.run_id)
+    assert fresh_client().get_experiment_by_name("made-by-env") is None
+    assert runstack.active_run() is None

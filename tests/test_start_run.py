@@ -215,3 +215,11 @@ def test_git_commit_tag_when_script_is_in_a_work_tree(tracking: str, tmp_path: P
     assert inside_tags["mlflow.source.git.commit"] == sha
     assert inside_tags["mlflow.source.name"] == str(script)
     assert "mlflow.source.git.commit" not in fresh_client().get_run(ids[1]).data.tags
+
+
+def test_run_name_wins_over_a_run_name_tag(tracking: str) -> None:
+    # As MLflow's fluent API: the argument overrides the tag, without an error.
+    run = runstack.start_run(run_name="from-argument", tags={"mlflow.runName": "from-tag"})
+    stored = fresh_client().get_run(run.info.run_id)
+    assert stored.info.run_name == "from-argument"
+    assert stored.data.tags["mlflow.runName"] == "from-argument"

@@ -18,7 +18,7 @@ from runstack.async_logging import RunOperations
 from runstack.async_logging import flush as flush_async_logging
 from runstack.client import TrackingClient
 from runstack.entities import Experiment, Metric, Param, Run, RunTag, ViewType
-from runstack.errors import InvalidParameterError, RunAlreadyActiveError
+from runstack.errors import InvalidParameterError, InvalidStateError, RunAlreadyActiveError
 from runstack.source_tags import owner_tags, system_tags
 from runstack.validation import (
     as_str_dict,
@@ -31,6 +31,7 @@ from runstack.validation import (
 
 RUN_ID_ENV = "MLFLOW_RUN_ID"
 PARENT_TAG = "mlflow.parentRunId"
+RUN_NAME_TAG = "mlflow.runName"
 NOTE_TAG = "mlflow.note.content"
 
 logger = logging.getLogger("runstack")
@@ -93,7 +94,6 @@ def start_run(
         validate_run_name(run_name)
     _, timeout_ms = heartbeat.settings()
     client = _client()
-
     if resume_id is not None:
         run = client.resume_run(
             validate_run_id(resume_id),
@@ -105,33 +105,72 @@ def start_run(
         if not run_id:
             os.environ.pop(RUN_ID_ENV, None)  # consumed, as in MLflow
     else:
-        parent = None
-        if parent_run_id is not None:
-            parent = validate_run_id(parent_run_id)
-            if stack and stack[-1].run_id != parent:
-                raise InvalidParameterError(
-                    f"parent_run_id {parent!r} is not the active run {stack[-1].run_id}; a "
-                    "nested run's parent must be the innermost active run."
-                )
-        elif nested and stack:
-            parent = stack[-1].run_id
-        all_tags = {**system_tags(), **user_tags}
-        if parent is not None:
-            all_tags[PARENT_TAG] = parent
-        experiment = experiment_choice.resolve_experiment_id(client, explicit_experiment)
-        run = client.create_run(
-            experiment,
-            start_time=int(time.time() * 1000),
-            tags=all_tags,
-            run_name=run_name,
-            parent_run_id=parent,
-            heartbeat_timeout_ms=timeout_ms,
+        run = _create_run(
+            client,
+            stack,
+            explicit_experiment,
+            run_name,
+            nested,
+            parent_run_id,
+            user_tags,
+            timeout_ms,
         )
     active = ActiveRun(run, client)
     context.push(active)
     lifecycle.install()
     heartbeat.heartbeat.ensure_running()
     return active
+
+
+def _parent_for_new_run(
+    client: TrackingClient,
+    stack: tuple[ActiveRun, ...],
+    nested: bool,
+    parent_run_id: str | None,
+) -> str | None:
+    """The parent of a new run: ``parent_run_id`` (which must be the innermost active run,
+    if any, and must exist and not be deleted), else the innermost run when nested."""
+    if parent_run_id is None:
+        return stack[-1].run_id if nested and stack else None
+    parent = validate_run_id(parent_run_id)
+    if stack and stack[-1].run_id != parent:
+        raise InvalidParameterError(
+            f"parent_run_id {parent!r} is not the active run {stack[-1].run_id}; a "
+            "nested run's parent must be the innermost active run."
+        )
+    # Checked here too (the store checks again when it creates the run), so that a bad
+    # parent fails before MLFLOW_EXPERIMENT_NAME can create an experiment.
+    if client.get_run(parent).info.lifecycle_stage != "active":
+        raise InvalidStateError(
+            f"Parent run {parent} is deleted; restore it with restore_run() before using it."
+        )
+    return parent
+
+
+def _create_run(
+    client: TrackingClient,
+    stack: tuple[ActiveRun, ...],
+    experiment_id: str | None,
+    run_name: str | None,
+    nested: bool,
+    parent_run_id: str | None,
+    user_tags: dict[str, str],
+    timeout_ms: int,
+) -> Run:
+    parent = _parent_for_new_run(client, stack, nested, parent_run_id)
+    all_tags = {**system_tags(), **user_tags}
+    if parent is not None:
+        all_tags[PARENT_TAG] = parent
+    if run_name:
+        all_tags[RUN_NAME_TAG] = run_name  # run_name wins over a tag, as in MLflow
+    return client.create_run(
+        experiment_choice.resolve_experiment_id(client, experiment_id),
+        start_time=int(time.time() * 1000),
+        tags=all_tags,
+        run_name=run_name,
+        parent_run_id=parent,
+        heartbeat_timeout_ms=timeout_ms,
+    )
 
 
 def end_active_run(run: ActiveRun, status: str) -> None:
