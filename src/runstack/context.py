@@ -55,7 +55,7 @@ def remove(run: ActiveRun) -> None:
 
 
 def record_ended(run: ActiveRun) -> None:
-    _last_ended.set(EndedRun(os.getpid(), run.info.run_id, run.tracking_uri))
+    _last_ended.set(EndedRun(os.getpid(), run.run_id, run.tracking_uri))
 
 
 def last_ended() -> EndedRun | None:

@@ -24,8 +24,11 @@ PID_TAG = "runstack.pid"
 
 def current_user() -> str:
     from_env = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    if from_env:
-        return from_env
+    return from_env or _login_name()
+
+
+@functools.lru_cache(maxsize=1)
+def _login_name() -> str:
     try:
         return getpass.getuser()
     except Exception:  # no login name in some containers
