@@ -34,7 +34,12 @@ def _upsert_tag(dialect_name: str) -> Any:
 
 
 def _upsert_latest(dialect_name: str) -> Any:
-    statement = dialect_insert(dialect_name, t.latest_metrics)
+    return _when_newer(dialect_insert(dialect_name, t.latest_metrics))
+
+
+def _when_newer(statement: Any) -> Any:
+    """An INSERT into ``latest_metrics`` that, for a key already there, replaces the value
+    only when the new one is newer (by step, then timestamp)."""
     new, current = statement.excluded, t.latest_metrics.c
     return statement.on_conflict_do_update(
         index_elements=[current.run_id, current.key],
@@ -73,6 +78,55 @@ _INSERT_METRIC = Prepared(
     )
 )
 _UPSERT_LATEST = Prepared(_upsert_latest)
+
+# PostgreSQL: a batch of metrics as one statement per table, the columns bound as arrays and
+# expanded by unnest(). psycopg's executemany sends one statement per row, so 1,000 values
+# cost ~1,000 statements' worth of client and server work; two statements cost a few.
+_METRIC_COLUMNS = ("key", "value", "value_kind", "timestamp", "step")
+_ARRAY_TYPES: tuple[Any, ...] = (
+    sa.String,
+    sa.Float(53),
+    sa.SmallInteger,
+    sa.BigInteger,
+    sa.BigInteger,
+)
+# Below this many rows executemany is as fast, and its statements are already prepared.
+BULK_METRICS_MIN = 8
+
+
+def _unnest_batch(with_ordinality: bool) -> tuple[sa.Select[Any], list[str]]:
+    """``SELECT :run_id, key, value, ... FROM unnest(:keys, :values, ...)``, in the arrays'
+    order when ``with_ordinality`` (so ``metric_log.seq`` is assigned in logging order)."""
+    arrays = [
+        sa.bindparam(f"{name}s", type_=postgresql.ARRAY(kind))
+        for name, kind in zip(_METRIC_COLUMNS, _ARRAY_TYPES, strict=True)
+    ]
+    function = sa.func.unnest(*arrays)
+    batch = (
+        function.table_valued(*_METRIC_COLUMNS, with_ordinality="ord")
+        if with_ordinality
+        else function.table_valued(*_METRIC_COLUMNS)
+    ).render_derived(name="batch")
+    rows = sa.select(
+        sa.bindparam("run_id", type_=sa.String), *(batch.c[name] for name in _METRIC_COLUMNS)
+    )
+    if with_ordinality:
+        rows = rows.order_by(batch.c.ord)
+    return rows, ["run_id", *_METRIC_COLUMNS]
+
+
+def _bulk_insert_metrics(_dialect_name: str) -> Any:
+    rows, columns = _unnest_batch(with_ordinality=True)
+    return sa.insert(t.metric_log).from_select(columns, rows)
+
+
+def _bulk_upsert_latest(_dialect_name: str) -> Any:
+    rows, columns = _unnest_batch(with_ordinality=False)
+    return _when_newer(postgresql.insert(t.latest_metrics).from_select(columns, rows))
+
+
+_BULK_INSERT_METRICS = Prepared(_bulk_insert_metrics)
+_BULK_UPSERT_LATEST = Prepared(_bulk_upsert_latest)
 _log = t.metric_log.c
 _LOG_LIMIT = Prepared(sa.select(sa.func.max(_log.seq)).where(_log.run_id == _RUN))
 _MOVE_LOG = Prepared(
@@ -162,8 +216,24 @@ def write_metrics(tx: Tx, run_id: str, metrics: Sequence[Metric]) -> None:
             current["timestamp"],
         ):
             newest[metric.key] = row
-    tx.many(_INSERT_METRIC, history)
-    tx.many(_UPSERT_LATEST, list(newest.values()))
+    latest = list(newest.values())
+    # SQLite's executemany is already fast: it keeps the row-at-a-time statements.
+    bulk = tx.dialect.name == "postgresql"
+    if bulk and len(history) >= BULK_METRICS_MIN:
+        tx.run(_BULK_INSERT_METRICS, _as_arrays(run_id, history))
+    else:
+        tx.many(_INSERT_METRIC, history)
+    if bulk and len(latest) >= BULK_METRICS_MIN:
+        tx.run(_BULK_UPSERT_LATEST, _as_arrays(run_id, latest))  # one row per key
+    else:
+        tx.many(_UPSERT_LATEST, latest)
+
+
+def _as_arrays(run_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of an unnest() statement: one list per column (NaN is a NULL value)."""
+    arrays: dict[str, Any] = {f"{name}s": [row[name] for row in rows] for name in _METRIC_COLUMNS}
+    arrays["run_id"] = run_id
+    return arrays
 
 
 def compact_metrics(tx: Tx, run_id: str) -> int:
