@@ -1,10 +1,12 @@
 """Compile a run-filter tree into a SQL condition on the ``runs`` table.
 
-Metric, param and tag clauses become correlated ``EXISTS`` subqueries that look the row up by
-its primary key (run_id, key); attribute clauses test ``runs`` columns directly. That shape is
-correct under any mix of AND, OR and NOT. The planner in ``run_plans`` may additionally turn one
-top-level clause into the driving table of the query; ``keyed_condition`` is shared so both
-forms test exactly the same thing.
+Metric, param and tag clauses become correlated ``EXISTS`` subqueries that look one row up by
+(run_id, key), through the (key, value, run_id) index for an exact value (``keyed_lookups``);
+attribute clauses test ``runs`` columns directly. That shape is correct under any mix of AND, OR
+and NOT. The lookups correlate with whichever table drives the statement (``source``), so that
+SQLite can reject a candidate before it reads its ``runs`` row. The planner in ``run_plans`` may
+additionally turn top-level clauses into the driving table of the query or into bounds of an
+index walk; ``keyed_condition`` is shared so every form tests exactly the same thing.
 
 Semantics (reference §13.4): a metric clause compares the *latest* value only; a NaN latest
 value (stored as NULL) fails every comparison except ``!=``, which it passes. ``!=`` and
@@ -18,8 +20,9 @@ from typing import Any
 
 from sqlalchemy import and_, exists, false, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import FromClause
+from sqlalchemy.sql.selectable import FromClause, TableClause
 
+from runstack.search.keyed_lookups import exact_text, value_lookup_table
 from runstack.search.nodes import And, Comparison, Field, InList, IsNull, Node, Not, Or
 from runstack.search.predicates import (
     id_condition,
@@ -43,9 +46,16 @@ _RUN_COLUMNS = {
 _NULLABLE_COLUMNS = frozenset({"end_time"})
 
 
-def keyed_table(entity: str) -> FromClause:
+def keyed_table(entity: str) -> TableClause:
     """The table holding metrics, params or tags by (run_id, key)."""
     return {"metric": latest_metrics, "param": params, "tag": tags}[entity]
+
+
+def is_exact_lookup(clause: Comparison | InList) -> bool:
+    """``=`` or ``IN`` on a metric, param or tag: one (key, value) index entry per run."""
+    if isinstance(clause, InList):
+        return not clause.negated
+    return clause.op == "="
 
 
 def run_column(key: str) -> ColumnElement[Any]:
@@ -58,6 +68,9 @@ def keyed_condition(table: FromClause, clause: Comparison | InList) -> ColumnEle
     field = clause.field
     key_matches = table.c.key == field.key
     if field.entity != "metric":
+        if is_exact_lookup(clause):
+            values = clause.values if isinstance(clause, InList) else (clause.value,)
+            return key_matches & exact_text(table.c.value, [str(v) for v in values])
         return key_matches & string_condition(table.c.value, clause)
     assert isinstance(clause, Comparison)
     value = table.c.value
@@ -66,22 +79,26 @@ def keyed_condition(table: FromClause, clause: Comparison | InList) -> ColumnEle
     return key_matches & number_condition(value, clause)
 
 
-def run_condition(node: Node) -> ColumnElement[bool]:
-    """SQL condition on ``runs`` equivalent to the filter ``node``."""
+def run_condition(node: Node, source: FromClause = runs) -> ColumnElement[bool]:
+    """SQL condition on ``runs`` equivalent to the filter ``node``.
+
+    Lookups correlate with ``source.c.run_id``: ``runs`` or a table joined to it on run_id.
+    """
     if isinstance(node, And):
-        return and_(*(run_condition(item) for item in node.items))
+        items = sorted(node.items, key=lookup_cost)
+        return and_(*(run_condition(item, source) for item in items))
     if isinstance(node, Or):
-        return or_(*(run_condition(item) for item in node.items))
+        return or_(*(run_condition(item, source) for item in node.items))
     if isinstance(node, Not):
-        return not_(run_condition(node.item))
+        return not_(run_condition(node.item, source))
     if isinstance(node, IsNull):
-        present = _exists(node.field, None)
+        present = _exists(node.field, None, source)
         return present if node.negated else not_(present)
     field = node.field
     if field.entity == "dataset":
         return false()  # runstack records no dataset inputs, so no run has a matching one
     if field.entity != "attribute":
-        return _exists(field, node)
+        return _exists(field, node, source)
     column = run_column(field.key)
     if field.value_type == "id":
         return id_condition(column, node)
@@ -91,7 +108,36 @@ def run_condition(node: Node) -> ColumnElement[bool]:
     return string_condition(column, node)
 
 
-def _exists(field: Field, clause: Comparison | InList | None) -> ColumnElement[bool]:
-    table = keyed_table(field.entity)
-    condition = table.c.key == field.key if clause is None else keyed_condition(table, clause)
-    return exists().where(table.c.run_id == runs.c.run_id, condition).correlate(runs)
+def _exists(
+    field: Field, clause: Comparison | InList | None, source: FromClause
+) -> ColumnElement[bool]:
+    table: FromClause = keyed_table(field.entity)
+    if clause is None:
+        condition = table.c.key == field.key
+    else:
+        if _one_value(clause):
+            table = value_lookup_table(keyed_table(field.entity))
+        condition = keyed_condition(table, clause)
+    return exists().where(table.c.run_id == source.c.run_id, condition).correlate(source)
+
+
+def _one_value(clause: Comparison | InList) -> bool:
+    """An exact lookup of one value: one descent into the covering value index.
+
+    With several values the primary key is cheaper: two descents, then any number of values
+    tested on the row.
+    """
+    return is_exact_lookup(clause) and (isinstance(clause, Comparison) or len(clause.values) == 1)
+
+
+def lookup_cost(node: Node) -> int:
+    """Cheapest first: SQLite tests ANDed conditions in the order they are written.
+
+    A test of a ``runs`` column costs nothing once the row is read; a one-value lookup is one
+    index descent (and usually selective); other lookups read the primary key, then the row.
+    """
+    if isinstance(node, (Comparison, InList)):
+        if node.field.entity in ("attribute", "dataset"):
+            return 0
+        return 1 if _one_value(node) else 2
+    return 1 if isinstance(node, IsNull) else 3

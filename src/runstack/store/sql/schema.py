@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
 )
 
 metadata = MetaData()
@@ -118,13 +119,21 @@ tags = Table(
     Column("value", Text, nullable=False),
 )
 
-# Search indexes (migration 0002). PostgreSQL caps B-tree entries at ~2.7 kB while values
-# may hold 8,000 characters, so values are indexed on SQLite only.
+# Search indexes (migrations 0002, 0003). PostgreSQL caps B-tree entries at ~2.7 kB while
+# values may hold 8,000 characters, so whole values are indexed on SQLite only; PostgreSQL
+# indexes the first VALUE_PREFIX_CHARS characters, which search compares for exact values.
+VALUE_PREFIX_CHARS = 200
 for _table in (params, tags):
     Index(f"ix_{_table.name}_key_value", _table.c.key, _table.c.value, _table.c.run_id).ddl_if(
         dialect="sqlite"
     )
     Index(f"ix_{_table.name}_key_run", _table.c.key, _table.c.run_id).ddl_if(dialect="postgresql")
+    Index(
+        f"ix_{_table.name}_key_prefix",
+        _table.c.key,
+        func.left(_table.c.value, VALUE_PREFIX_CHARS),
+        _table.c.run_id,
+    ).ddl_if(dialect="postgresql")
 
 # The metric history is kept in two tables, so that logging many keys per call stays cheap:
 # - ``metric_log``: new values, appended in logging order (``seq``, shared by both tables)
