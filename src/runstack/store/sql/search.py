@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+
 from runstack.entities import PagedList, ViewType
 from runstack.search import build_experiment_search, build_run_search
 from runstack.store.sql import schema as t
-from runstack.store.sql.database import Database, Tx
+from runstack.store.sql.database import Database, Prepared, Tx
 from runstack.store.sql.rows import load_experiments, load_runs
+
+# A page is a small LIMIT query: on PostgreSQL, parallel workers cost more to start than they
+# save (measured on 1M runs: param equality 209 -> 39 ms, the headline query 44 -> 12 ms).
+_NO_PARALLEL_WORKERS = Prepared(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
 def search_runs(
@@ -36,6 +42,8 @@ def search_runs(
     )
 
     def run(tx: Tx) -> PagedList:
+        if tx.dialect.name == "postgresql":
+            tx.run(_NO_PARALLEL_WORKERS)
         page = query.fetch_page(tx)
         runs = load_runs(tx, page.run_ids)
         return PagedList([runs[run_id] for run_id in page.run_ids], page.next_page_token)
