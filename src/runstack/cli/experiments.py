@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import click
 
-from runstack.cli.options import find_experiment, make_client, tracking_uri_option
+from runstack.cli.options import (
+    VIEWS,
+    all_experiments,
+    find_experiment,
+    make_client,
+    tracking_uri_option,
+    view_option,
+)
 from runstack.cli.output import emit, format_option, when
-from runstack.entities import Experiment, ViewType
-
-_VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
 
 
 @click.group()
@@ -18,19 +22,11 @@ def experiments() -> None:
 
 @experiments.command("list")
 @tracking_uri_option
-@click.option("--view", type=click.Choice(list(_VIEWS)), default="active", show_default=True)
+@view_option
 @format_option
 def list_experiments(tracking_uri: str | None, view: str, output_format: str) -> None:
     """List experiments, newest first."""
-    client = make_client(tracking_uri)
-    found: list[Experiment] = []
-    token = None
-    while True:
-        page = client.search_experiments(_VIEWS[view], 1000, None, None, token)
-        found.extend(page)
-        token = page.token
-        if not token:
-            break
+    found = all_experiments(make_client(tracking_uri), VIEWS[view])
     rows = [
         (e.experiment_id, e.name, e.lifecycle_stage, when(e.creation_time), e.artifact_location)
         for e in found

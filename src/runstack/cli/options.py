@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from runstack.client import TrackingClient
-from runstack.entities import Experiment
+from runstack.entities import Experiment, ViewType
 from runstack.errors import ResourceNotFoundError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,6 +21,24 @@ tracking_uri_option = click.option(
     help="Store to use: sqlite:///path, a .db path, postgresql://... "
     "[default: $MLFLOW_TRACKING_URI, else ./runstack.db]",
 )
+
+
+VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
+view_option = click.option(
+    "--view", type=click.Choice(list(VIEWS)), default="active", show_default=True
+)
+
+
+def all_experiments(client: TrackingClient, view: ViewType) -> list[Experiment]:
+    """Every experiment in this view, newest first, fetched page by page."""
+    found: list[Experiment] = []
+    token = None
+    while True:
+        page = client.search_experiments(view, 1000, None, None, token)
+        found.extend(page)
+        token = page.token
+        if not token:
+            return found
 
 
 def make_client(tracking_uri: str | None) -> TrackingClient:

@@ -7,13 +7,19 @@ from typing import Any
 
 import click
 
-from runstack.cli.options import find_experiment, make_client, tracking_uri_option
+from runstack.cli.options import (
+    VIEWS,
+    all_experiments,
+    find_experiment,
+    make_client,
+    tracking_uri_option,
+    view_option,
+)
 from runstack.cli.output import emit, format_option, when
 from runstack.client import TrackingClient
 from runstack.entities import Run, ViewType
 
 PARENT_TAG = "mlflow.parentRunId"
-_VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
 
 
 @click.group()
@@ -26,17 +32,6 @@ def _duration(run: Run) -> str:
         return ""
     seconds = max(0, run.info.end_time - run.info.start_time) / 1000
     return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}min"
-
-
-def _all_experiment_ids(client: TrackingClient) -> list[str]:
-    ids: list[str] = []
-    token = None
-    while True:
-        page = client.search_experiments(ViewType.ACTIVE_ONLY, 1000, None, None, token)
-        ids.extend(e.experiment_id for e in page)
-        token = page.token
-        if not token:
-            return ids
 
 
 def _search(
@@ -82,7 +77,7 @@ def _search(
     help="Sort key, e.g. 'metrics.loss ASC' (repeatable) [default: newest first].",
 )
 @click.option("--max-results", type=click.IntRange(1, 50_000), default=100, show_default=True)
-@click.option("--view", type=click.Choice(list(_VIEWS)), default="active", show_default=True)
+@view_option
 @format_option
 def list_runs(
     tracking_uri: str | None,
@@ -98,8 +93,8 @@ def list_runs(
     if experiments:
         ids = [find_experiment(client, e).experiment_id for e in experiments]
     else:
-        ids = _all_experiment_ids(client)
-    found = _search(client, ids, filter_string, list(order_by) or None, max_results, _VIEWS[view])
+        ids = [e.experiment_id for e in all_experiments(client, ViewType.ACTIVE_ONLY)]
+    found = _search(client, ids, filter_string, list(order_by) or None, max_results, VIEWS[view])
     if output_format == "json":
         click.echo(json.dumps([r.to_dictionary() for r in found], indent=2))
         return
