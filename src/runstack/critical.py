@@ -1,9 +1,10 @@
-"""Deferring signal-time work until the current thread has left its database transaction.
+"""Deferring signal-time work until the current thread has left its store call.
 
 A SIGTERM handler runs in the main thread between two bytecodes, possibly while that thread
-holds SQLite's write lock halfway through a transaction. Writing from the handler then would
-wait on a lock its own thread holds. So the handler asks ``run_or_defer``, and the store runs
-the deferred action as soon as the transaction ends (``critical_section``).
+holds SQLite's write lock halfway through a transaction, or an HTTP connection pool's lock
+halfway through a request. Writing from the handler then would wait on a lock its own thread
+holds. So the handler asks ``run_or_defer``, and the store runs the deferred action as soon
+as the transaction or request ends (``critical_section``).
 """
 
 from __future__ import annotations

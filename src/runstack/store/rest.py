@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from runstack.critical import critical_section
 from runstack.entities import Experiment, Metric, PagedList, Run, RunData, RunInfo, ViewType
 from runstack.errors import (
     InvalidParameterError,
@@ -281,7 +282,10 @@ class HttpSession:
         attempt = 0
         while True:
             try:
-                response = self._http().request(method, url, content=content, params=params)
+                # A SIGTERM arriving mid-request waits until the request is done: its handler
+                # sends requests itself, through this client's connection pool (see critical.py).
+                with critical_section():
+                    response = self._http().request(method, url, content=content, params=params)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
                 failure: RunstackError = StoreUnavailableError(
                     f"Cannot reach the tracking server at {self.base_url} ({error}); is it "
