@@ -7,11 +7,11 @@ changes nothing. The fluent functions in ``runstack.fluent`` are thin wrappers o
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from runstack import async_logging, changes
+from runstack.clock import now_ms
 from runstack.entities import (
     Experiment,
     Metric,
@@ -43,10 +43,6 @@ from runstack.validation import (
 )
 
 RUN_NAME_TAG = "mlflow.runName"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def make_metric(key: object, value: object, timestamp: object, step: object) -> Metric:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from typing import Any
 
 from runstack import context, experiment_choice, heartbeat, lifecycle, tracking_uri
@@ -17,6 +16,7 @@ from runstack.active_run import ActiveRun
 from runstack.async_logging import RunOperations
 from runstack.async_logging import flush as flush_async_logging
 from runstack.client import TrackingClient
+from runstack.clock import now_ms
 from runstack.entities import Experiment, Metric, Param, Run, RunTag, ViewType
 from runstack.errors import InvalidParameterError, InvalidStateError, RunAlreadyActiveError
 from runstack.source_tags import owner_tags, system_tags
@@ -165,7 +165,7 @@ def _create_run(
         all_tags[RUN_NAME_TAG] = run_name  # run_name wins over a tag, as in MLflow
     return client.create_run(
         experiment_choice.resolve_experiment_id(client, experiment_id),
-        start_time=int(time.time() * 1000),
+        start_time=now_ms(),
         tags=all_tags,
         run_name=run_name,
         parent_run_id=parent,
@@ -281,7 +281,7 @@ def log_metrics(
     timestamp: int | None = None,
 ) -> RunOperations | None:
     client, target = _target(run_id)
-    stamp = int(time.time() * 1000) if timestamp is None else timestamp
+    stamp = now_ms() if timestamp is None else timestamp
     # Validated once, by the client.
     items = [
         Metric(k, v, stamp, 0 if step is None else step)

@@ -74,7 +74,3 @@ def get_tracking_uri() -> str:
     if from_env:
         return normalise_uri(from_env)
     return normalise_uri(DEFAULT_DB_NAME)
-
-
-def is_tracking_uri_set() -> bool:
-    return _explicit_uri is not None or bool(os.environ.get(TRACKING_URI_ENV))

@@ -12,7 +12,6 @@ import math
 import numbers
 import posixpath
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from runstack.entities import RunStatus
@@ -259,16 +258,6 @@ def validate_status(status: object) -> str:
         return status.upper()
     valid = ", ".join(RunStatus.__members__)
     raise InvalidParameterError(f"Invalid run status {preview(status)}: use one of {valid}.")
-
-
-def validate_unique_keys(keys: Iterable[str], what: str) -> None:
-    seen: set[str] = set()
-    for key in keys:
-        if key in seen:
-            raise InvalidParameterError(
-                f"{what} key {key!r} appears twice in one batch; log each key once per call."
-            )
-        seen.add(key)
 
 
 def as_str_dict(mapping: Any, what: str) -> dict[Any, Any]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 
 import click
 
 from runstack.cli.options import tracking_uri_option
+from runstack.clock import now_ms
 from runstack.errors import InvalidParameterError
 from runstack.tracking_uri import get_tracking_uri, normalise_uri
 
@@ -49,7 +49,7 @@ def gc(tracking_uri: str | None, older_than: str | None) -> None:
     """Permanently remove deleted runs and experiments, freeing experiment names."""
     from rich.progress import Progress
 
-    cutoff = int(time.time() * 1000)
+    cutoff = now_ms()
     if older_than:
         cutoff -= int(parse_duration(older_than) * 1000)
     store = _sql_store(tracking_uri)

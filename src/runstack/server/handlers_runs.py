@@ -7,10 +7,10 @@ answers 200 and ignores it). Tags sent to ``runs/create`` are validated like any
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from runstack.client import make_metric
+from runstack.clock import now_ms
 from runstack.errors import InvalidParameterError, RunstackError
 from runstack.run_names import generate_run_name
 from runstack.server.endpoints import GET, POST, Endpoint
@@ -49,10 +49,6 @@ MAX_BATCH_ENTITIES = 1000
 
 class NotImplementedByRunstack(RunstackError):
     default_error_code = "NOT_IMPLEMENTED"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def checked_tags(pairs: list[tuple[str, str]]) -> dict[str, str]:

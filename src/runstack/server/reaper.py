@@ -25,8 +25,8 @@ def reap_once(store: Store) -> list[str]:
     db = getattr(store, "db", None)
     if db is None:
         return []
+    from runstack.clock import now_ms
     from runstack.store.sql import liveness
-    from runstack.store.sql.rows import now_ms
 
     if not db.read(lambda tx: liveness.any_dead(tx, now_ms())):
         return []

@@ -14,11 +14,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from runstack.clock import now_ms
 from runstack.entities import Experiment, LifecycleStage, PagedList, ViewType
 from runstack.errors import InvalidStateError, ResourceAlreadyExistsError, ResourceNotFoundError
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Database, Prepared, Tx
-from runstack.store.sql.rows import load_experiments, now_ms
+from runstack.store.sql.rows import load_experiments
 
 ACTIVE = LifecycleStage.ACTIVE
 DELETED = LifecycleStage.DELETED

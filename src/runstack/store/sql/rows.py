@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,10 +16,6 @@ from runstack.store.sql.database import Prepared, Tx
 
 # SQLite limits bound variables per statement; stay far below it when chunking IN lists.
 CHUNK = 500
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from runstack.clock import now_ms
 from runstack.entities import LifecycleStage, Metric, PagedList, Run, RunData, RunInfo, ViewType
 from runstack.errors import InvalidParameterError, InvalidStateError, ResourceNotFoundError
 from runstack.store.sql import liveness
@@ -20,7 +21,7 @@ from runstack.store.sql import schema as t
 from runstack.store.sql.database import Database, Prepared, Tx
 from runstack.store.sql.experiments import ExperimentStore, experiment_row
 from runstack.store.sql.migrate import ensure_schema
-from runstack.store.sql.rows import RUN_BY_ID, decode_value, load_runs, now_ms, run_info_from_row
+from runstack.store.sql.rows import RUN_BY_ID, decode_value, load_runs, run_info_from_row
 from runstack.store.sql.writes import (
     RUN_NAME_TAG,
     compact_metrics,
