@@ -13,7 +13,7 @@ batch of metrics or a tag deletion is never replayed blindly; the caller gets an
 says the outcome is unknown. A deterministic server error (500) is never retried, and errors
 carry the server's own ``error_code`` and message.
 
-httpx is imported when the first store is opened, never by ``import runstack``.
+Requests go through ``runstack.store.http_pool`` (standard library only).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import json
 import math
 import os
 import random
-import socket
 import time
+import urllib.parse
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runstack.critical import critical_section
 from runstack.entities import Experiment, Metric, PagedList, Run, RunData, RunInfo, ViewType
@@ -37,9 +37,7 @@ from runstack.errors import (
     RunstackError,
     StoreUnavailableError,
 )
-
-if TYPE_CHECKING:
-    import httpx
+from runstack.store.http_pool import ConnectFailed, ConnectionPool, TransportFailed
 
 MLFLOW = "/api/2.0/mlflow/"
 RUNSTACK = "/api/2.0/runstack/"
@@ -217,31 +215,25 @@ def mlflow_batches(
 
 
 class HttpSession:
-    """One keep-alive connection pool to a server (re-created after fork), with retries."""
+    """Keep-alive connections to one server (re-created after fork), with retries."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = _env_seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)
         self.max_retries = _env_int(RETRIES_ENV, DEFAULT_RETRIES)
-        self._client: httpx.Client | None = None
+        self._pool: ConnectionPool | None = None
         self._pid = 0
 
-    def _http(self) -> httpx.Client:
-        if self._client is None or self._pid != os.getpid():
-            import httpx
-
-            # TCP_NODELAY: a request written as headers then body must not wait ~40 ms for
-            # the server's delayed ACK (Nagle's algorithm).
-            transport = httpx.HTTPTransport(
-                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-                verify=self._verify(),
-                limits=httpx.Limits(max_connections=32, keepalive_expiry=4.0),
-            )
-            self._client = httpx.Client(
-                transport=transport, timeout=self.timeout, headers=self._headers()
-            )
+    def _connections(self) -> ConnectionPool:
+        if self._pool is None or self._pid != os.getpid():
+            try:
+                self._pool = ConnectionPool(
+                    self.base_url, self.timeout, verify=self._verify(), headers=self._headers()
+                )
+            except ValueError as error:
+                raise InvalidParameterError(f"Tracking URI: {error}.") from None
             self._pid = os.getpid()
-        return self._client
+        return self._pool
 
     @staticmethod
     def _verify() -> bool | str:
@@ -269,31 +261,28 @@ class HttpSession:
         self, method: str, path: str, body: dict[str, Any] | None = None, retry: str = SAFE
     ) -> dict[str, Any]:
         """Send one request; return the JSON body of a 200, raise the server's error."""
-        import httpx
-
-        url = self.base_url + path
-        what = f"{method} {url}"
-        content, params = None, None
+        what = f"{method} {self.base_url + path}"
+        content = None
         if method == "GET":  # GET endpoints take query parameters, lists as repeated keys
-            items = (body or {}).items()
-            params = [(k, v) for k, vs in items for v in (vs if isinstance(vs, list) else [vs])]
+            if body:
+                path += "?" + urllib.parse.urlencode(body, doseq=True)
         elif body is not None:
             content = json.dumps(body, separators=(",", ":")).encode()
         attempt = 0
         while True:
             try:
                 # A SIGTERM arriving mid-request waits until the request is done: its handler
-                # sends requests itself, through this client's connection pool (see critical.py).
+                # sends requests itself, through these same connections (see critical.py).
                 with critical_section():
-                    response = self._http().request(method, url, content=content, params=params)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+                    response = self._connections().request(method, path, content)
+            except ConnectFailed as error:
                 failure: RunstackError = StoreUnavailableError(
                     f"Cannot reach the tracking server at {self.base_url} ({error}); is it "
                     "running, and is the tracking URI right?"
                 )
-            except httpx.TransportError as error:
+            except TransportFailed as error:
                 failure = StoreUnavailableError(
-                    f"The connection to the tracking server failed during {what} ({error!r})."
+                    f"The connection to the tracking server failed during {what} ({error})."
                 )
                 if retry != SAFE:
                     raise StoreUnavailableError(
@@ -302,17 +291,17 @@ class HttpSession:
                         "the run or experiment before trying again."
                     ) from None
             else:
-                if response.status_code == 200:
+                if response.status == 200:
                     try:
-                        result: dict[str, Any] = response.json()
+                        result: dict[str, Any] = json.loads(response.body)
                     except ValueError:
                         raise StoreUnavailableError(
                             f"{what} answered 200 with a body that is not JSON; is "
                             f"{self.base_url} a tracking server?"
                         ) from None
                     return result
-                failure = server_error(response.status_code, response.content, what)
-                if response.status_code not in _RETRY_STATUSES or retry != SAFE:
+                failure = server_error(response.status, response.body, what)
+                if response.status not in _RETRY_STATUSES or retry != SAFE:
                     raise failure
             attempt += 1
             if attempt > self.max_retries:
@@ -320,9 +309,9 @@ class HttpSession:
             time.sleep(min(10.0, 0.1 * 2 ** (attempt - 1)) * (0.5 + random.random()))
 
     def close(self) -> None:
-        if self._client is not None and self._pid == os.getpid():
-            self._client.close()
-        self._client = None
+        if self._pool is not None and self._pid == os.getpid():
+            self._pool.close()
+        self._pool = None
 
 
 # The store ------------------------------------------------------------------------------------
