@@ -65,6 +65,7 @@ from search_workload import (
 )
 
 from runstack.store.sql import schema
+from runstack.store.sql.packing import pack_block
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "search_workload.py"
@@ -106,9 +107,10 @@ Tables = dict[str, tuple[tuple[str, ...], list[Row]]]
 def runstack_tables(
     batch: Sequence[RunSpec], experiment_id: int, location: str, first_seq: int
 ) -> Tables:
-    """The rows runstack's API writes for these runs once they are finished (NaN: value NULL,
-    value_kind 1). The history is in ``metrics`` (moved there from ``metric_log`` when a run
-    ends), numbered by the store-wide ``seq`` in logging order, from ``first_seq``."""
+    """The rows runstack's API writes for these runs once they are finished (latest value NaN:
+    value NULL, value_kind 1). The history is in ``metric_blocks`` (folded there from
+    ``metric_log`` when a run ends): one packed block per (run, key), each point numbered by
+    the store-wide ``seq`` of its logging call, from ``first_seq``."""
     runs: list[Row] = []
     params: list[Row] = []
     tags: list[Row] = []
@@ -125,13 +127,15 @@ def runstack_tables(
         for key, value in s.metrics.items():
             nan = math.isnan(value)
             row = (s.run_id, key, None if nan else value, 1 if nan else 0, s.end_time, s.step)
-            metrics.append((first_seq + len(metrics), *row))
+            seq = first_seq + len(metrics)
+            points = pack_block([seq], [value], [s.end_time], [s.step])
+            metrics.append((s.run_id, key, seq, 1, points))
             latest.append(row)
     return {
         "runs": (RUNSTACK_RUN_COLUMNS, runs),
         "params": (("run_id", "key", "value"), params),
         "tags": (("run_id", "key", "value"), tags),
-        "metrics": (("seq", *RUNSTACK_POINT_COLUMNS), metrics),
+        "metric_blocks": (("run_id", "key", "first_seq", "n_points", "points"), metrics),
         "latest_metrics": (RUNSTACK_POINT_COLUMNS, latest),
     }
 
@@ -180,7 +184,7 @@ class Loader:
     def rows(self, batch: Sequence[RunSpec]) -> Tables:
         """runstack's rows for ``batch``, numbering the history after the previous batch."""
         tables = runstack_tables(batch, self.experiment_id, self.location, self.next_seq)
-        self.next_seq += len(tables["metrics"][1])
+        self.next_seq += len(tables["metric_blocks"][1])
         return tables
 
     def add(self, batch: Sequence[RunSpec]) -> None:

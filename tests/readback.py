@@ -27,8 +27,14 @@ def count_rows(table: str, uri: str | None = None) -> int:
 
 
 def count_metric_values(uri: str | None = None) -> int:
-    """Stored metric history rows, wherever the store keeps them (log and compacted table)."""
-    return sum(count_rows(table, uri) for table in ("metrics", "metric_log") if table in _tables())
+    """Stored metric history points, wherever the store keeps them (the log of logging calls
+    and the per-key blocks), counted from the rows' own point counts."""
+    store = get_store(uri or runstack.get_tracking_uri())
+    total = 0
+    for table in ("metric_log", "metric_blocks"):
+        query = sa.text(f"SELECT COALESCE(SUM(n_points), 0) FROM {table}")
+        total += int(store.db.read(lambda tx, q=query: tx.scalar(q)))
+    return total
 
 
 def snapshot(uri: str | None = None) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""The metric history survives compaction (metric_log -> metrics) whole and in order."""
+"""The metric history survives folding (metric_log -> metric_blocks) whole and in order."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_history_is_whole_and_ordered_across_compactions(
             runstack.log_metrics({"loss": value, "other": float(i)}, step=step)
             logged.append((value, step))
         # some values compacted, the newest still in the log
-        assert _rows("metrics") > 0 and _rows("metric_log") > 0
+        assert _rows("metric_blocks") > 0 and _rows("metric_log") > 0
         history = client.get_metric_history(run.info.run_id, "loss")
         assert [(m.step) for m in history] == [s for _, s in logged]
         for metric, (value, _) in zip(history, logged, strict=True):

@@ -7,7 +7,7 @@ changes nothing. The fluent functions in ``runstack.fluent`` are thin wrappers o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from runstack import async_logging, changes
@@ -54,6 +54,19 @@ def make_metric(key: object, value: object, timestamp: object, step: object) -> 
         now_ms() if timestamp is None else validate_timestamp(timestamp),
         validate_step(name, step),
     )
+
+
+def make_metrics(values: Mapping[Any, object], timestamp: object, step: object) -> list[Metric]:
+    """Validated Metrics for one dict of values sharing a timestamp and a step (checked once)."""
+    if not values:
+        return []
+    first = validate_key(next(iter(values)), "Metric")
+    stamp = now_ms() if timestamp is None else validate_timestamp(timestamp)
+    checked_step = validate_step(first, step)
+    return [
+        Metric(name, validate_metric_value(name, value), stamp, checked_step)
+        for name, value in ((validate_key(k, "Metric"), v) for k, v in values.items())
+    ]
 
 
 def _view_type(value: object) -> ViewType:
@@ -276,6 +289,18 @@ class TrackingClient:
                 )
         checked_tags = [validate_tag(t.key, t.value) for t in tags]
         return self._log(run_id, checked_metrics, checked_params, checked_tags, synchronous)
+
+    def log_metric_values(
+        self,
+        run_id: str,
+        values: Mapping[Any, object],
+        timestamp: int | None = None,
+        step: int | None = None,
+        synchronous: bool | None = None,
+    ) -> async_logging.RunOperations | None:
+        """Log a dict of metric values at one step and time, in one transaction (what
+        ``runstack.log_metrics`` does; validated in one pass, no Metric objects needed)."""
+        return self._log(run_id, make_metrics(values, timestamp, step), (), (), synchronous)
 
     def _log(
         self,

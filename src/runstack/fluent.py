@@ -17,7 +17,7 @@ from runstack.async_logging import RunOperations
 from runstack.async_logging import flush as flush_async_logging
 from runstack.client import TrackingClient
 from runstack.clock import now_ms
-from runstack.entities import Experiment, Metric, Param, Run, RunTag, ViewType
+from runstack.entities import Experiment, Param, Run, RunTag, ViewType
 from runstack.errors import InvalidParameterError, InvalidStateError, RunAlreadyActiveError
 from runstack.source_tags import owner_tags, system_tags
 from runstack.validation import (
@@ -281,13 +281,8 @@ def log_metrics(
     timestamp: int | None = None,
 ) -> RunOperations | None:
     client, target = _target(run_id)
-    stamp = now_ms() if timestamp is None else timestamp
-    # Validated once, by the client.
-    items = [
-        Metric(k, v, stamp, 0 if step is None else step)
-        for k, v in as_str_dict(metrics, "metrics").items()
-    ]
-    return client.log_batch(target, metrics=items, synchronous=synchronous)
+    values = as_str_dict(metrics, "metrics")
+    return client.log_metric_values(target, values, timestamp, step, synchronous=synchronous)
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> RunOperations | None:

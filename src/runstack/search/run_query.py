@@ -32,6 +32,7 @@ from runstack.errors import InvalidParameterError
 from runstack.search.executor import Executor, as_executor
 from runstack.search.filter_parser import OrderKey, parse_order_by, parse_run_filter
 from runstack.search.limits import check_max_results
+from runstack.search.nodes import And, Not, Or
 from runstack.search.ordering import SortTerm, key_labels, split_values
 from runstack.search.page_token import decode_token, encode_token
 from runstack.search.run_filter_sql import keyed_table, run_column
@@ -64,6 +65,22 @@ class RunSearchQuery:
         self.max_results = max_results
         self.statement = generic_statement(parts)
         self._labels = key_labels(parts.terms)
+
+    @property
+    def reads_metrics(self) -> bool:
+        """Whether the filter or the ordering involves a metric's latest value."""
+        if any(key.entity == "metric" for key in self.parts.keys):
+            return True
+        pending = [self.parts.node] if self.parts.node is not None else []
+        while pending:
+            node = pending.pop()
+            if isinstance(node, (And, Or)):
+                pending.extend(node.items)
+            elif isinstance(node, Not):
+                pending.append(node.item)
+            elif node.field.entity == "metric":
+                return True
+        return False
 
     def next_page_token(self, row: Any) -> str:
         """The token for the page that starts after ``row`` (a row of this query)."""

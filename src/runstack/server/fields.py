@@ -143,6 +143,25 @@ def to_metrics(name: str, value: object) -> list[dict[str, Any]]:
     """Repeated metric messages as dicts of key, value, timestamp and step (0 if absent)."""
     metrics = []
     for i, item in enumerate(_as_list(name, value)):
+        if type(item) is dict:  # the usual, well-typed entry, checked in one go
+            number, stamp, step = item.get("value"), item.get("timestamp"), item.get("step", 0)
+            if (
+                type(item.get("key")) is str
+                and isinstance(number, (float, int))
+                and not isinstance(number, bool)
+                and type(stamp) is int
+                and INT64_MIN <= stamp <= INT64_MAX
+                and (step is None or (type(step) is int and INT64_MIN <= step <= INT64_MAX))
+            ):
+                metrics.append(
+                    {
+                        "key": item["key"],
+                        "value": float(number),
+                        "timestamp": stamp,
+                        "step": step or 0,
+                    }
+                )
+                continue
         entry = _object(f"{name}[{i}]", item)
         for required in ("key", "value", "timestamp"):
             if entry.get(required) is None:

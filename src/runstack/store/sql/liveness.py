@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Prepared, Tx
-from runstack.store.sql.writes import write_tags
+from runstack.store.sql.writes import fold_run, write_tags
 
 KILLED_REASON_TAG = "runstack.killedReason"
 _NOW: sa.BindParameter[int] = sa.bindparam("now")
@@ -76,6 +76,7 @@ def reap(tx: Tx, now: int, run_ids: Sequence[str] | None = None) -> list[str]:
             f"expired at {_iso(row.heartbeat_deadline)}, so the process is presumed dead."
         )
         write_tags(tx, row.run_id, [(KILLED_REASON_TAG, reason)])
+        fold_run(tx, row.run_id)  # as when a run ends: its logged points go to their blocks
         reaped.append(row.run_id)
     return reaped
 

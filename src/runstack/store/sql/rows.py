@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql
 from runstack.entities import Experiment, Metric, Run, RunData, RunInfo
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Prepared, Tx
+from runstack.store.sql.packing import unpack_batch
 
 # SQLite limits bound variables per statement; stay far below it when chunking IN lists.
 CHUNK = 500
@@ -80,7 +81,7 @@ _TAGS_OF_RUN = Prepared(
 _LATEST_OF_RUN = Prepared(sa.select(*_LATEST_COLUMNS).where(_lm.run_id == _ID))
 
 
-def _any_of_ids(column: sa.ColumnElement[Any], dialect_name: str) -> sa.ColumnElement[bool]:
+def any_of_ids(column: sa.ColumnElement[Any], dialect_name: str) -> sa.ColumnElement[bool]:
     """``column`` is one of the ids bound as ``:ids``, in a form compiled once whatever the
     number of ids: ``= ANY(array)`` on PostgreSQL, ``IN (json_each(...))`` on SQLite."""
     if dialect_name == "postgresql":
@@ -96,18 +97,27 @@ def ids_param(tx: Tx, ids: Sequence[str]) -> dict[str, Any]:
     return {"ids": list(ids) if tx.dialect.name == "postgresql" else json.dumps(list(ids))}
 
 
-_RUNS_BY_IDS = Prepared(lambda d: sa.select(*_RUN_COLUMNS).where(_any_of_ids(t.runs.c.run_id, d)))
+_RUNS_BY_IDS = Prepared(lambda d: sa.select(*_RUN_COLUMNS).where(any_of_ids(t.runs.c.run_id, d)))
 _PARAMS_BY_IDS = Prepared(
     lambda d: sa.select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
-        _any_of_ids(t.params.c.run_id, d)
+        any_of_ids(t.params.c.run_id, d)
     )
 )
 _TAGS_BY_IDS = Prepared(
     lambda d: sa.select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value).where(
-        _any_of_ids(t.tags.c.run_id, d)
+        any_of_ids(t.tags.c.run_id, d)
     )
 )
-_LATEST_BY_IDS = Prepared(lambda d: sa.select(*_LATEST_COLUMNS).where(_any_of_ids(_lm.run_id, d)))
+_LATEST_BY_IDS = Prepared(lambda d: sa.select(*_LATEST_COLUMNS).where(any_of_ids(_lm.run_id, d)))
+_log = t.metric_log.c
+_LOGGED_OF_RUN = Prepared(
+    sa.select(_log.run_id, _log.points).where(_log.run_id == _ID).order_by(_log.seq)
+)
+_LOGGED_BY_IDS = Prepared(
+    lambda d: (
+        sa.select(_log.run_id, _log.points).where(any_of_ids(_log.run_id, d)).order_by(_log.seq)
+    )
+)
 
 
 def load_runs(tx: Tx, run_ids: Sequence[str]) -> dict[str, Run]:
@@ -127,6 +137,7 @@ def load_runs(tx: Tx, run_ids: Sequence[str]) -> dict[str, Run]:
             tx.all(_PARAMS_OF_RUN, key),
             tx.all(_TAGS_OF_RUN, key),
             tx.all(_LATEST_OF_RUN, key),
+            tx.all(_LOGGED_OF_RUN, key),
         )
     ids = ids_param(tx, run_ids)
     return _assemble(
@@ -134,11 +145,26 @@ def load_runs(tx: Tx, run_ids: Sequence[str]) -> dict[str, Run]:
         tx.all(_PARAMS_BY_IDS, ids),
         tx.all(_TAGS_BY_IDS, ids),
         tx.all(_LATEST_BY_IDS, ids),
+        tx.all(_LOGGED_BY_IDS, ids),
     )
 
 
+def _newest_logged(logged: list[Any]) -> dict[tuple[str, str], Metric]:
+    """Each (run, key)'s newest point among log rows not folded yet (in logging order)."""
+    newest: dict[tuple[str, str], Metric] = {}
+    for row in logged:
+        batch = unpack_batch(row.points)
+        for key, value, timestamp, step in zip(
+            batch.keys, batch.values, batch.timestamps, batch.steps, strict=True
+        ):
+            current = newest.get((row.run_id, key))
+            if current is None or (step, timestamp) >= (current.step, current.timestamp):
+                newest[(row.run_id, key)] = Metric(key, value, timestamp, step, row.run_id)
+    return newest
+
+
 def _assemble(
-    rows: dict[str, Any], params: list[Any], tags: list[Any], latest: list[Any]
+    rows: dict[str, Any], params: list[Any], tags: list[Any], latest: list[Any], logged: list[Any]
 ) -> dict[str, Run]:
     by_run_params: dict[str, dict[str, str]] = {run_id: {} for run_id in rows}
     by_run_tags: dict[str, dict[str, str]] = {run_id: {} for run_id in rows}
@@ -147,10 +173,18 @@ def _assemble(
         by_run_params[p.run_id][p.key] = p.value
     for g in tags:
         by_run_tags[g.run_id][g.key] = g.value
+    newer = _newest_logged(logged)
     for m in latest:
+        pending = newer.get((m.run_id, m.key))
+        if pending is not None and (pending.step, pending.timestamp) >= (m.step, m.timestamp):
+            continue  # logged after the fold, and as new or newer: it wins
+        newer.pop((m.run_id, m.key), None)
         by_run_latest[m.run_id].append(
             Metric(m.key, decode_value(m.value, m.value_kind), m.timestamp, m.step, m.run_id)
         )
+    for (run_id, _key), metric in newer.items():
+        if run_id in by_run_latest:
+            by_run_latest[run_id].append(metric)
     runs: dict[str, Run] = {}
     for run_id, row in rows.items():
         metric_objs = tuple(sorted(by_run_latest[run_id], key=lambda m: m.key))

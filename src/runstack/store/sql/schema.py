@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -135,12 +136,15 @@ for _table in (params, tags):
         _table.c.run_id,
     ).ddl_if(dialect="postgresql")
 
-# The metric history is kept in two tables, so that logging many keys per call stays cheap:
-# - ``metric_log``: new values, appended in logging order (``seq``, shared by both tables)
-#   and indexed by run only, so a call touches a few pages however many keys it logs;
-# - ``metrics``: values moved out of the log in bulk ("compaction"), clustered by
-#   (run, key), so reading one key's history stays cheap however long the run.
-# A run's history is the union of both, in ``seq`` order.
+# The metric history is packed (``packing.py``) so that a logging call writes one history row
+# whatever the number of points, in two tables:
+# - ``metric_log``: one row per logging call (any keys), numbered in logging order by ``seq``;
+#   new points wait here until their run is folded;
+# - ``metric_blocks``: one row per (run, key, fold), that key's points from the folded calls,
+#   each with its call's ``seq``, so reading one key's history reads only that key's blocks.
+# Folding (``writes.fold_runs``) moves a run's log rows into blocks and brings
+# ``latest_metrics`` up to date: every COMPACT_EVERY points, when the run ends, and before a
+# search that filters or sorts on metrics. Reads merge in the log rows still waiting.
 metric_log = Table(
     "metric_log",
     metadata,
@@ -148,30 +152,24 @@ metric_log = Table(
         "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     ),
     Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
-    Column("key", String(250), nullable=False),
-    Column("value", Float(53), nullable=True),
-    Column("value_kind", SmallInteger, nullable=False, server_default="0"),
-    Column("timestamp", BigInteger, nullable=False),
-    Column("step", BigInteger, nullable=False),
+    Column("n_points", Integer, nullable=False),
+    Column("points", LargeBinary, nullable=False),
     sqlite_autoincrement=True,
 )
 Index("ix_metric_log_run_seq", metric_log.c.run_id, metric_log.c.seq)
 
-metrics = Table(
-    "metrics",
+metric_blocks = Table(
+    "metric_blocks",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
-    Column("key", String(250), nullable=False),
-    Column("value", Float(53), nullable=True),
-    Column("value_kind", SmallInteger, nullable=False, server_default="0"),
-    Column("timestamp", BigInteger, nullable=False),
-    Column("step", BigInteger, nullable=False),
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("first_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("n_points", Integer, nullable=False),
+    Column("points", LargeBinary, nullable=False),
 )
-Index("ix_metrics_run_key_seq", metrics.c.run_id, metrics.c.key, metrics.c.seq)
 
 # One row per (run, key): the value at the highest step, then the latest timestamp, then the
-# one logged last. Kept in the same transaction as the history row.
+# one logged last. Brought up to date when the run's log is folded (see above).
 latest_metrics = Table(
     "latest_metrics",
     metadata,

@@ -7,7 +7,7 @@ entities, in the page's order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
@@ -30,8 +30,12 @@ def search_runs(
     max_results: int,
     order_by: Sequence[str] | None,
     page_token: str | None,
+    fold_logged_metrics: Callable[[], object],
 ) -> PagedList:
-    """One page of runs matching the filter, in the requested order."""
+    """One page of runs matching the filter, in the requested order.
+
+    A filter or ordering on metrics first has the logged points folded into
+    ``latest_metrics`` (the page's own values are merged from the log in any case)."""
     query = build_run_search(
         [int(e) for e in experiment_ids],
         filter_string,
@@ -40,6 +44,9 @@ def search_runs(
         list(order_by) if order_by else None,
         page_token,
     )
+
+    if query.reads_metrics:
+        fold_logged_metrics()
 
     def run(tx: Tx) -> PagedList:
         if tx.dialect.name == "postgresql":

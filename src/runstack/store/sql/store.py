@@ -21,10 +21,11 @@ from runstack.store.sql import schema as t
 from runstack.store.sql.database import Database, Prepared, Tx
 from runstack.store.sql.experiments import ExperimentStore, experiment_row
 from runstack.store.sql.migrate import ensure_schema
-from runstack.store.sql.rows import RUN_BY_ID, decode_value, load_runs, run_info_from_row
+from runstack.store.sql.packing import unpack_batch, unpack_block
+from runstack.store.sql.rows import RUN_BY_ID, load_runs, run_info_from_row
 from runstack.store.sql.writes import (
     RUN_NAME_TAG,
-    compact_metrics,
+    fold_run,
     write_metrics,
     write_params,
     write_tags,
@@ -82,21 +83,22 @@ _DELETE_TAG = Prepared(
 )
 
 
-def _history_of(table: sa.Table) -> sa.Select[Any]:
-    c = table.c
-    return sa.select(c.seq, c.value, c.value_kind, c.timestamp, c.step).where(
-        c.run_id == _RUN, c.key == sa.bindparam("key")
-    )
-
-
-# Compacted values first, then the ones still in the log; seq orders them all.
-_HISTORY = Prepared(
-    sa.union_all(_history_of(t.metrics), _history_of(t.metric_log)).order_by(
-        sa.literal_column("seq")
-    )
+_blocks = t.metric_blocks.c
+_BLOCKS_OF_KEY = Prepared(
+    sa.select(_blocks.points)
+    .where(_blocks.run_id == _RUN, _blocks.key == sa.bindparam("key"))
+    .order_by(_blocks.first_seq)
 )
-# Values a process may log to a run before it compacts the run's log (see writes.py).
+_log = t.metric_log.c
+_LOGGED_OF_RUN = Prepared(
+    sa.select(_log.seq, _log.points).where(_log.run_id == _RUN).order_by(_log.seq)
+)
+_RUNS_WITH_LOGGED_POINTS = Prepared(sa.select(_log.run_id).distinct())
+_ANY_LOGGED_POINTS = Prepared(sa.select(_log.seq).limit(1))
+# A run's log is folded (see writes.fold_run) once this process has added this many points
+# or log rows to it: reads merge the unfolded rows, so the log of an active run stays short.
 COMPACT_EVERY = 20_000
+COMPACT_EVERY_ROWS = 1_000
 
 
 class _Values:
@@ -130,8 +132,8 @@ class SqlStore(ExperimentStore):
 
     def __init__(self, db: Database) -> None:
         super().__init__(db)
-        # Values this process logged per run since it last compacted that run's log.
-        self._uncompacted: dict[str, int] = {}
+        # (points, rows) this process logged per run since it last folded that run's log.
+        self._unfolded: dict[str, tuple[int, int]] = {}
 
     @classmethod
     def open(cls, uri: str) -> SqlStore:
@@ -259,14 +261,14 @@ class SqlStore(ExperimentStore):
             elif status is not None:
                 finished = end_time if end_time is not None else now_ms()
                 tx.run(_SET_TERMINAL, {"run_id": run_id, "status": status, "end_time": finished})
-                compact_metrics(tx, run_id)
+                fold_run(tx, run_id)
             if run_name is not None:
                 write_tags(tx, run_id, [(RUN_NAME_TAG, run_name)])
             return run_info_from_row(tx.first(RUN_BY_ID, {"run_id": run_id}))
 
         info = self.db.write(update)
         if status is not None and status not in _NON_TERMINAL:
-            self._uncompacted.pop(run_id, None)
+            self._unfolded.pop(run_id, None)
         return info
 
     def delete_run(self, run_id: str) -> None:
@@ -298,19 +300,21 @@ class SqlStore(ExperimentStore):
         params: Sequence[tuple[str, str]],
         tags: Sequence[tuple[str, str]],
     ) -> None:
-        pending = self._uncompacted.get(run_id, 0) + len(metrics)
-        compact = pending >= COMPACT_EVERY
+        points, rows = self._unfolded.get(run_id, (0, 0))
+        if metrics:
+            points, rows = points + len(metrics), rows + 1
+        fold = points >= COMPACT_EVERY or rows >= COMPACT_EVERY_ROWS
 
         def log(tx: Tx) -> None:
             require_active_run(tx, run_id)
             write_params(tx, run_id, params)
             write_tags(tx, run_id, tags)
             write_metrics(tx, run_id, metrics)
-            if compact:
-                compact_metrics(tx, run_id)
+            if fold:
+                fold_run(tx, run_id)
 
         self.db.write(log)
-        self._uncompacted[run_id] = 0 if compact else pending
+        self._unfolded[run_id] = (0, 0) if fold else (points, rows)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         def delete(tx: Tx) -> None:
@@ -325,13 +329,38 @@ class SqlStore(ExperimentStore):
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         def history(tx: Tx) -> list[Metric]:
             run_state(tx, run_id)
-            rows = tx.all(_HISTORY, {"run_id": run_id, "key": key})
-            return [
-                Metric(key, decode_value(r.value, r.value_kind), r.timestamp, r.step, run_id)
-                for r in rows
-            ]
+            points: list[tuple[int, float, int, int]] = []
+            for row in tx.all(_BLOCKS_OF_KEY, {"run_id": run_id, "key": key}):
+                block = unpack_block(row.points)
+                points += zip(block.seqs, block.values, block.timestamps, block.steps, strict=True)
+            for row in tx.all(_LOGGED_OF_RUN, {"run_id": run_id}):
+                batch = unpack_batch(row.points)
+                points += (
+                    (row.seq, value, timestamp, step)
+                    for name, value, timestamp, step in zip(
+                        batch.keys, batch.values, batch.timestamps, batch.steps, strict=True
+                    )
+                    if name == key
+                )
+            # Blocks and log rows are each in logging order; concurrent writers to one run on
+            # PostgreSQL can commit out of order, so check before paying for a sort.
+            if any(points[i][0] > points[i + 1][0] for i in range(len(points) - 1)):
+                points.sort(key=lambda point: point[0])  # stable: one call's points keep order
+            return [Metric(key, v, timestamp, step, run_id) for _, v, timestamp, step in points]
 
         return self.db.read(history)
+
+    def fold_logged_metrics(self) -> int:
+        """Fold every run's logged points (so that SQL sees each latest value); returns how
+        many points moved. Cheap when nothing is waiting: one indexed probe."""
+        if self.db.read(lambda tx: tx.first(_ANY_LOGGED_POINTS)) is None:
+            return 0
+
+        def fold(tx: Tx) -> int:
+            runs = [row.run_id for row in tx.all(_RUNS_WITH_LOGGED_POINTS)]
+            return sum(fold_run(tx, run_id) for run_id in runs)
+
+        return self.db.write(fold)
 
     def search_runs(
         self,
@@ -347,7 +376,14 @@ class SqlStore(ExperimentStore):
         if self.db.read(lambda tx: liveness.any_dead(tx, now_ms())):
             self.db.write(lambda tx: liveness.reap(tx, now_ms()))
         return search.search_runs(
-            self.db, experiment_ids, filter_string, view_type, max_results, order_by, page_token
+            self.db,
+            experiment_ids,
+            filter_string,
+            view_type,
+            max_results,
+            order_by,
+            page_token,
+            self.fold_logged_metrics,
         )
 
     def renew_heartbeats(self, run_ids: Sequence[str], timeout_ms: int) -> None:
@@ -422,6 +458,6 @@ def _remove_runs(tx: Tx, run_ids: list[str]) -> int:
     """Delete runs and their rows for good (inside the caller's transaction)."""
     if not run_ids:
         return 0
-    for table in (t.metrics, t.metric_log, t.latest_metrics, t.params, t.tags):
+    for table in (t.metric_blocks, t.metric_log, t.latest_metrics, t.params, t.tags):
         tx.run(sa.delete(table).where(table.c.run_id.in_(run_ids)))
     return tx.run(sa.delete(t.runs).where(t.runs.c.run_id.in_(run_ids)))

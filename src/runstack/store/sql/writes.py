@@ -16,6 +16,7 @@ from runstack.entities import Metric
 from runstack.errors import InvalidParameterError
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Prepared, Tx
+from runstack.store.sql.packing import Batch, pack_batch, pack_block, unpack_batch
 from runstack.store.sql.rows import chunks, encode_value
 
 RUN_NAME_TAG = "mlflow.runName"
@@ -67,21 +68,15 @@ _UPSERT_TAG = Prepared(_upsert_tag)
 _RENAME_RUN = Prepared(
     sa.update(t.runs).where(t.runs.c.run_id == _RUN).values(name=sa.bindparam("name"))
 )
-_INSERT_METRIC = Prepared(
+_APPEND_BATCH = Prepared(
     sa.insert(t.metric_log).values(
-        run_id=_RUN,
-        key=sa.bindparam("key"),
-        value=sa.bindparam("value"),
-        value_kind=sa.bindparam("value_kind"),
-        timestamp=sa.bindparam("timestamp"),
-        step=sa.bindparam("step"),
+        run_id=_RUN, n_points=sa.bindparam("n_points"), points=sa.bindparam("points")
     )
 )
 _UPSERT_LATEST = Prepared(_upsert_latest)
 
-# PostgreSQL: a batch of metrics as one statement per table, the columns bound as arrays and
-# expanded by unnest(). psycopg's executemany sends one statement per row, so 1,000 values
-# cost ~1,000 statements' worth of client and server work; two statements cost a few.
+# PostgreSQL: many latest values as one statement, the columns bound as arrays and expanded
+# by unnest(). psycopg's executemany sends one statement per row.
 _METRIC_COLUMNS = ("key", "value", "value_kind", "timestamp", "step")
 _ARRAY_TYPES: tuple[Any, ...] = (
     sa.String,
@@ -94,54 +89,42 @@ _ARRAY_TYPES: tuple[Any, ...] = (
 BULK_METRICS_MIN = 8
 
 
-def _unnest_batch(with_ordinality: bool) -> tuple[sa.Select[Any], list[str]]:
-    """``SELECT :run_id, key, value, ... FROM unnest(:keys, :values, ...)``, in the arrays'
-    order when ``with_ordinality`` (so ``metric_log.seq`` is assigned in logging order)."""
+def _bulk_upsert_latest(_dialect_name: str) -> Any:
+    """``INSERT INTO latest_metrics SELECT :run_id, ... FROM unnest(:keys, :values, ...)``."""
     arrays = [
         sa.bindparam(f"{name}s", type_=postgresql.ARRAY(kind))
         for name, kind in zip(_METRIC_COLUMNS, _ARRAY_TYPES, strict=True)
     ]
-    function = sa.func.unnest(*arrays)
-    batch = (
-        function.table_valued(*_METRIC_COLUMNS, with_ordinality="ord")
-        if with_ordinality
-        else function.table_valued(*_METRIC_COLUMNS)
-    ).render_derived(name="batch")
+    batch = sa.func.unnest(*arrays).table_valued(*_METRIC_COLUMNS).render_derived(name="batch")
     rows = sa.select(
         sa.bindparam("run_id", type_=sa.String), *(batch.c[name] for name in _METRIC_COLUMNS)
     )
-    if with_ordinality:
-        rows = rows.order_by(batch.c.ord)
-    return rows, ["run_id", *_METRIC_COLUMNS]
-
-
-def _bulk_insert_metrics(_dialect_name: str) -> Any:
-    rows, columns = _unnest_batch(with_ordinality=True)
-    return sa.insert(t.metric_log).from_select(columns, rows)
-
-
-def _bulk_upsert_latest(_dialect_name: str) -> Any:
-    rows, columns = _unnest_batch(with_ordinality=False)
+    columns = ["run_id", *_METRIC_COLUMNS]
     return _when_newer(postgresql.insert(t.latest_metrics).from_select(columns, rows))
 
 
-_BULK_INSERT_METRICS = Prepared(_bulk_insert_metrics)
 _BULK_UPSERT_LATEST = Prepared(_bulk_upsert_latest)
 _log = t.metric_log.c
-_LOG_LIMIT = Prepared(sa.select(sa.func.max(_log.seq)).where(_log.run_id == _RUN))
-_MOVE_LOG = Prepared(
-    sa.insert(t.metrics).from_select(
-        ["seq", "run_id", "key", "value", "value_kind", "timestamp", "step"],
-        sa.select(
-            _log.seq, _log.run_id, _log.key, _log.value, _log.value_kind, _log.timestamp, _log.step
-        )
-        .where(_log.run_id == _RUN, _log.seq <= sa.bindparam("upto"))
-        .order_by(_log.key, _log.seq),
-    )
+_PENDING_OF_RUN = Prepared(
+    sa.select(_log.seq, _log.points)
+    .where(_log.run_id == _RUN)
+    .order_by(_log.seq)
+    .with_for_update()  # PostgreSQL: a concurrent fold waits, then skips what this one took
 )
-_CLEAR_LOG = Prepared(
-    sa.delete(t.metric_log).where(_log.run_id == _RUN, _log.seq <= sa.bindparam("upto"))
-)
+_INSERT_BLOCK = Prepared(sa.insert(t.metric_blocks))
+
+
+def _delete_folded(dialect_name: str) -> Any:
+    """The folded log rows, by their numbers (PostgreSQL: rows committed since the fold read
+    the log may have lower numbers, and must stay); on SQLite the fold holds the write lock, so
+    everything up to the highest number read is what it read."""
+    if dialect_name == "postgresql":
+        seqs = sa.bindparam("seqs", type_=postgresql.ARRAY(sa.BigInteger))
+        return sa.delete(t.metric_log).where(_log.seq == sa.any_(seqs))
+    return sa.delete(t.metric_log).where(_log.run_id == _RUN, _log.seq <= sa.bindparam("upto"))
+
+
+_DELETE_FOLDED = Prepared(_delete_folded)
 
 
 def _existing_params(tx: Tx, run_id: str, keys: list[str]) -> dict[str, str]:
@@ -194,39 +177,128 @@ def write_tags(tx: Tx, run_id: str, tags: Sequence[tuple[str, str]]) -> None:
 
 
 def write_metrics(tx: Tx, run_id: str, metrics: Sequence[Metric]) -> None:
-    """Append to the history and move each key's latest value forward where it is newer."""
-    if not metrics:
-        return
-    history = []
-    newest: dict[str, dict[str, Any]] = {}
-    for metric in metrics:
-        value, kind = encode_value(metric.value)
-        row = {
-            "run_id": run_id,
-            "key": metric.key,
-            "value": value,
-            "value_kind": kind,
-            "timestamp": metric.timestamp,
-            "step": metric.step,
-        }
-        history.append(row)
-        current = newest.get(metric.key)
-        if current is None or (metric.step, metric.timestamp) >= (
-            current["step"],
-            current["timestamp"],
-        ):
-            newest[metric.key] = row
-    latest = list(newest.values())
-    # SQLite's executemany is already fast: it keeps the row-at-a-time statements.
-    bulk = tx.dialect.name == "postgresql"
-    if bulk and len(history) >= BULK_METRICS_MIN:
-        tx.run(_BULK_INSERT_METRICS, _as_arrays(run_id, history))
-    else:
-        tx.many(_INSERT_METRIC, history)
-    if bulk and len(latest) >= BULK_METRICS_MIN:
-        tx.run(_BULK_UPSERT_LATEST, _as_arrays(run_id, latest))  # one row per key
+    """Append one logging call's points to the run's log, as one packed row."""
+    if metrics:
+        append_points(
+            tx,
+            run_id,
+            [m.key for m in metrics],
+            [m.value for m in metrics],
+            [m.timestamp for m in metrics],
+            [m.step for m in metrics],
+        )
+
+
+def append_points(
+    tx: Tx,
+    run_id: str,
+    keys: Sequence[str],
+    values: Sequence[float],
+    timestamps: Sequence[int],
+    steps: Sequence[int],
+) -> None:
+    """``write_metrics`` for points already split into columns (validated by the caller)."""
+    points = pack_batch(keys, values, timestamps, steps)
+    tx.run(_APPEND_BATCH, {"run_id": run_id, "n_points": len(keys), "points": points})
+
+
+class _KeyPoints:
+    """One key's points gathered by a fold, in logging order."""
+
+    __slots__ = ("seqs", "steps", "timestamps", "values")
+
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+        self.values: list[float] = []
+        self.timestamps: list[int] = []
+        self.steps: list[int] = []
+
+    def newest(self) -> int:
+        """Index of the latest value: highest step, then timestamp, then logged last."""
+        steps, timestamps = self.steps, self.timestamps
+        best = 0
+        for i in range(1, len(steps)):
+            if (steps[i], timestamps[i]) >= (steps[best], timestamps[best]):
+                best = i
+        return best
+
+
+def _runs_of_same_keys(rows: Sequence[Any]) -> list[tuple[Sequence[str], list[tuple[int, Batch]]]]:
+    """Log rows unpacked, in order, grouped where consecutive calls logged the same keys."""
+    groups: list[tuple[Sequence[str], list[tuple[int, Batch]]]] = []
+    for row in rows:
+        batch = unpack_batch(row.points)
+        if groups and groups[-1][0] == batch.keys:
+            groups[-1][1].append((row.seq, batch))
+        else:
+            groups.append((batch.keys, [(row.seq, batch)]))
+    return groups
+
+
+def _positions(keys: Sequence[str]) -> dict[str, list[int]]:
+    """Where each key appears in one call's points (a key may appear more than once)."""
+    found: dict[str, list[int]] = {}
+    for position, key in enumerate(keys):
+        found.setdefault(key, []).append(position)
+    return found
+
+
+def fold_run(tx: Tx, run_id: str) -> int:
+    """Move a run's logged points from ``metric_log`` into per-key blocks and bring its
+    ``latest_metrics`` up to date, in the caller's transaction. Returns how many points moved.
+
+    Safe to run concurrently with logging and with other folds of the same run: the log rows
+    it reads are locked (PostgreSQL) or the whole database is (SQLite), and only those rows
+    are deleted."""
+    rows = tx.all(_PENDING_OF_RUN, {"run_id": run_id})
+    if not rows:
+        return 0
+    by_key: dict[str, _KeyPoints] = {}
+    for keys, group in _runs_of_same_keys(rows):
+        for key, positions in _positions(keys).items():
+            points = by_key.get(key)
+            if points is None:
+                points = by_key[key] = _KeyPoints()
+            # Column by column over the whole group: logging calls usually repeat one set of
+            # keys, so this is a few list comprehensions per key rather than a loop per point.
+            points.seqs += [seq for seq, _ in group for _ in positions]
+            points.values += [batch.values[j] for _, batch in group for j in positions]
+            points.timestamps += [batch.timestamps[j] for _, batch in group for j in positions]
+            points.steps += [batch.steps[j] for _, batch in group for j in positions]
+    blocks, latest = [], []
+    for key in sorted(by_key):  # one order for every fold: no lock-order deadlocks
+        points = by_key[key]
+        blocks.append(
+            {
+                "run_id": run_id,
+                "key": key,
+                "first_seq": points.seqs[0],
+                "n_points": len(points.seqs),
+                "points": pack_block(points.seqs, points.values, points.timestamps, points.steps),
+            }
+        )
+        best = points.newest()
+        stored, kind = encode_value(points.values[best])
+        latest.append(
+            {
+                "run_id": run_id,
+                "key": key,
+                "value": stored,
+                "value_kind": kind,
+                "timestamp": points.timestamps[best],
+                "step": points.steps[best],
+            }
+        )
+    tx.many(_INSERT_BLOCK, blocks)
+    if tx.dialect.name == "postgresql" and len(latest) >= BULK_METRICS_MIN:
+        tx.run(_BULK_UPSERT_LATEST, _as_arrays(run_id, latest))
     else:
         tx.many(_UPSERT_LATEST, latest)
+    if tx.dialect.name == "postgresql":
+        tx.run(_DELETE_FOLDED, {"seqs": [row.seq for row in rows]})
+    else:
+        tx.run(_DELETE_FOLDED, {"run_id": run_id, "upto": rows[-1].seq})
+    return sum(len(points.seqs) for points in by_key.values())
 
 
 def _as_arrays(run_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -234,15 +306,3 @@ def _as_arrays(run_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     arrays: dict[str, Any] = {f"{name}s": [row[name] for row in rows] for name in _METRIC_COLUMNS}
     arrays["run_id"] = run_id
     return arrays
-
-
-def compact_metrics(tx: Tx, run_id: str) -> int:
-    """Move a run's logged values from ``metric_log`` into ``metrics`` in (key, seq) order,
-    so each key's part of the index is written once per compaction rather than once per
-    logging call. Returns how many values moved."""
-    upto = tx.scalar(_LOG_LIMIT, {"run_id": run_id})
-    if upto is None:
-        return 0
-    moved = tx.run(_MOVE_LOG, {"run_id": run_id, "upto": upto})
-    tx.run(_CLEAR_LOG, {"run_id": run_id, "upto": upto})
-    return moved
