@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from conftest import create_postgres_database, drop_postgres_database, postgres_unavailable
 from procs import children
+from readback import count_metric_values
 from runstack.store import close_stores
 from runstack.store.sql.database import normalise_sql_url
 
@@ -84,13 +85,6 @@ def _count(backend: str, sql: str) -> int:
         engine.dispose()
 
 
-def _metric_values(backend: str) -> int:
-    """Metric history rows, wherever the store keeps them (its log and compacted tables)."""
-    from runstack.store.sql import schema
-
-    return sum(_count(backend, t) for t in ("metrics", "metric_log") if t in schema.metadata.tables)
-
-
 @pytest.fixture
 def postgres_uri() -> Iterator[str]:
     """A fresh PostgreSQL store: scale-out is a PostgreSQL set-up (SQLite has one writer)."""
@@ -126,7 +120,7 @@ def test_four_workers_sixteen_clients_lose_nothing(postgres_uri: str) -> None:
     assert _count(store_uri, "runs") == runs
     assert _count(store_uri, "runs WHERE status = 'FINISHED' AND end_time IS NOT NULL") == runs
     assert _count(store_uri, "params") == runs
-    assert _metric_values(store_uri) == runs * POINTS_PER_RUN
+    assert count_metric_values(store_uri) == runs * POINTS_PER_RUN
     assert _count(store_uri, "latest_metrics") == runs
     requests = runs * (POINTS_PER_RUN + 4)
     print(f"{requests} requests in {elapsed:.1f} s ({requests / elapsed:.0f}/s)", file=sys.stderr)
