@@ -178,3 +178,21 @@ def test_folds_racing_with_logging_lose_and_duplicate_nothing(store_uri: str) ->
     latest = client.get_run(run_id).data.metrics
     assert latest["k"] == float(writers * calls - 1)
     assert all(latest[f"w{n}"] == float(calls - 1) for n in range(writers))
+
+
+def test_a_fold_keeps_order_when_calls_repeat_a_key_or_change_keys(tracking: str) -> None:
+    client = runstack.MlflowClient()
+    run_id = client.create_run("0").info.run_id
+    store = get_store(runstack.get_tracking_uri())
+    expected: dict[str, list[tuple[float, int]]] = {"a": [], "b": [], "c": []}
+    for i in range(6):
+        # calls 0-2 repeat "a" within the call; calls 3-5 log other key sets
+        keys = ["a", "b", "a"] if i < 3 else (["c", "a"] if i % 2 else ["b"])
+        metrics = [Metric(k, float(10 * i + n), 1, 10 * i + n) for n, k in enumerate(keys)]
+        client.log_batch(run_id, metrics)
+        for m in metrics:
+            expected[m.key].append((m.value, m.step))
+    store.fold_logged_metrics()
+    for key, points in expected.items():
+        assert [(m.value, m.step) for m in client.get_metric_history(run_id, key)] == points
+    assert client.get_run(run_id).data.metrics == {k: v[-1][0] for k, v in expected.items()}

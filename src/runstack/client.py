@@ -23,6 +23,7 @@ from runstack.entities import (
     ViewType,
 )
 from runstack.errors import InvalidParameterError
+from runstack.metric_columns import MetricColumns
 from runstack.store import Store, get_store
 from runstack.tracking_uri import get_tracking_uri, normalise_uri
 from runstack.validation import (
@@ -56,17 +57,13 @@ def make_metric(key: object, value: object, timestamp: object, step: object) -> 
     )
 
 
-def make_metrics(values: Mapping[Any, object], timestamp: object, step: object) -> list[Metric]:
-    """Validated Metrics for one dict of values sharing a timestamp and a step (checked once)."""
-    if not values:
-        return []
-    first = validate_key(next(iter(values)), "Metric")
+def make_metrics(values: Mapping[Any, object], timestamp: object, step: object) -> MetricColumns:
+    """One dict of metric values sharing a timestamp and a step, validated in one pass."""
+    keys = [validate_key(key, "Metric") for key in values]
+    numbers = [validate_metric_value(k, v) for k, v in zip(keys, values.values(), strict=True)]
     stamp = now_ms() if timestamp is None else validate_timestamp(timestamp)
-    checked_step = validate_step(first, step)
-    return [
-        Metric(name, validate_metric_value(name, value), stamp, checked_step)
-        for name, value in ((validate_key(k, "Metric"), v) for k, v in values.items())
-    ]
+    checked_step = validate_step(keys[0], step) if keys else 0
+    return MetricColumns(keys, numbers, stamp, checked_step)
 
 
 def _view_type(value: object) -> ViewType:

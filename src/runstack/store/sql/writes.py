@@ -6,6 +6,7 @@ latest metric wins by step then timestamp, the run name follows its tag) lives o
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from runstack.entities import Metric
 from runstack.errors import InvalidParameterError
+from runstack.metric_columns import MetricColumns
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Prepared, Tx
 from runstack.store.sql.packing import Batch, pack_batch, pack_block, unpack_batch
@@ -178,7 +180,17 @@ def write_tags(tx: Tx, run_id: str, tags: Sequence[tuple[str, str]]) -> None:
 
 def write_metrics(tx: Tx, run_id: str, metrics: Sequence[Metric]) -> None:
     """Append one logging call's points to the run's log, as one packed row."""
-    if metrics:
+    if isinstance(metrics, MetricColumns):  # log_metrics: one timestamp and step for all
+        count = len(metrics)
+        append_points(
+            tx,
+            run_id,
+            metrics.keys,
+            metrics.values,
+            [metrics.timestamp] * count,
+            [metrics.step] * count,
+        )
+    elif metrics:
         append_points(
             tx,
             run_id,
@@ -215,12 +227,7 @@ class _KeyPoints:
 
     def newest(self) -> int:
         """Index of the latest value: highest step, then timestamp, then logged last."""
-        steps, timestamps = self.steps, self.timestamps
-        best = 0
-        for i in range(1, len(steps)):
-            if (steps[i], timestamps[i]) >= (steps[best], timestamps[best]):
-                best = i
-        return best
+        return max(zip(self.steps, self.timestamps, range(len(self.steps)), strict=True))[2]
 
 
 def _runs_of_same_keys(rows: Sequence[Any]) -> list[tuple[Sequence[str], list[tuple[int, Batch]]]]:
@@ -233,6 +240,14 @@ def _runs_of_same_keys(rows: Sequence[Any]) -> list[tuple[Sequence[str], list[tu
         else:
             groups.append((batch.keys, [(row.seq, batch)]))
     return groups
+
+
+def _joined(typecode: str, columns: list[Sequence[Any]]) -> array[Any]:
+    """One array holding ``columns`` end to end."""
+    joined: array[Any] = array(typecode)
+    for column in columns:
+        joined.extend(column)
+    return joined
 
 
 def _positions(keys: Sequence[str]) -> dict[str, list[int]]:
@@ -255,16 +270,31 @@ def fold_run(tx: Tx, run_id: str) -> int:
         return 0
     by_key: dict[str, _KeyPoints] = {}
     for keys, group in _runs_of_same_keys(rows):
+        # Logging calls usually repeat one set of keys: laid end to end, a group's columns
+        # hold each key's points at a fixed stride, so one slice per key and column gathers
+        # them (in C) instead of a loop per point.
+        width = len(keys)
+        seqs = [seq for seq, _ in group]
+        values = _joined("d", [batch.values for _, batch in group])
+        timestamps = _joined("q", [batch.timestamps for _, batch in group])
+        steps = _joined("q", [batch.steps for _, batch in group])
         for key, positions in _positions(keys).items():
             points = by_key.get(key)
             if points is None:
                 points = by_key[key] = _KeyPoints()
-            # Column by column over the whole group: logging calls usually repeat one set of
-            # keys, so this is a few list comprehensions per key rather than a loop per point.
-            points.seqs += [seq for seq, _ in group for _ in positions]
-            points.values += [batch.values[j] for _, batch in group for j in positions]
-            points.timestamps += [batch.timestamps[j] for _, batch in group for j in positions]
-            points.steps += [batch.steps[j] for _, batch in group for j in positions]
+            if len(positions) == 1:
+                j = positions[0]
+                points.seqs += seqs
+                points.values += values[j::width]
+                points.timestamps += timestamps[j::width]
+                points.steps += steps[j::width]
+                continue
+            for n, seq in enumerate(seqs):  # a key logged more than once in one call
+                for j in positions:
+                    points.seqs.append(seq)
+                    points.values.append(values[n * width + j])
+                    points.timestamps.append(timestamps[n * width + j])
+                    points.steps.append(steps[n * width + j])
     blocks, latest = [], []
     for key in sorted(by_key):  # one order for every fold: no lock-order deadlocks
         points = by_key[key]
