@@ -9,19 +9,22 @@ server process opens its own store.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import os
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import anyio
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__
 from runstack.errors import InvalidParameterError, RunstackError
@@ -39,7 +42,8 @@ THREADS_ENV = "RUNSTACK_SERVER_THREADS"
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 # Each thread may hold a database connection: stay within the SQL store's pool.
 DEFAULT_THREADS = 12
-_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+_API_PREFIXES = ("/api/", "/ajax-api/")
+_OPENAPI_PATH = "/api/2.0/runstack/openapi.json"
 
 logger = logging.getLogger("runstack.server")
 
@@ -93,17 +97,22 @@ def error_response(error: RunstackError) -> JSONResponse:
     return JSONResponse(error.to_dict(), status_code=error.http_status)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise _too_large(int(value), limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError("The client closed the connection mid-request.", "BAD_REQUEST", 400)
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise _too_large(size, limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _too_large(size: int, limit: int) -> ApiError:
@@ -144,17 +153,40 @@ def _index() -> dict[str, Endpoint]:
     return table
 
 
-def create_app(backend_store_uri: str) -> Starlette:
+class TrackingApp:
+    """The ASGI app. API calls are answered here directly, without a router or a request
+    object: one logged value is one request, and the framework's share of it counts. Health,
+    version, the OpenAPI document and the lifespan go to a small Starlette app."""
+
+    def __init__(self, api: ASGIApp, rest: Starlette) -> None:
+        self.api = api
+        self.rest = rest
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(_API_PREFIXES) and path != _OPENAPI_PATH:
+            await self.api(scope, receive, send)
+        else:
+            await self.rest(scope, receive, send)
+
+
+def create_app(backend_store_uri: str) -> TrackingApp:
     """The ASGI app serving the tracking API over the store at ``backend_store_uri``."""
     holder = StoreHolder(backend_store_uri)
     body_limit = _positive_env(MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES)
-    limiter = anyio.CapacityLimiter(_positive_env(THREADS_ENV, DEFAULT_THREADS))
+    # Store calls block: they run on these threads (each may hold a database connection).
+    workers = ThreadPoolExecutor(
+        _positive_env(THREADS_ENV, DEFAULT_THREADS), thread_name_prefix="runstack-api"
+    )
     handlers_runstack.SERVER_LIMITS["max_request_bytes"] = body_limit
     endpoints = _index()
     document = openapi_document(ALL_ENDPOINTS)
 
-    async def api(request: Request) -> Response:
-        path = request.url.path
+    def call(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any]:
+        return endpoint.handler(holder.get(), args)
+
+    async def api(scope: Scope, receive: Receive, send: Send) -> None:
+        path, method = scope["path"], scope["method"]
         endpoint = endpoints.get(path) or endpoints.get(path.rstrip("/"))
         try:
             if endpoint is None:
@@ -163,36 +195,35 @@ def create_app(backend_store_uri: str) -> Starlette:
                     "ENDPOINT_NOT_FOUND",
                     404,
                 )
-            if request.method not in endpoint.methods:
+            if method not in endpoint.methods:
                 raise ApiError(
-                    f"{request.method} is not allowed on {path}; use "
-                    f"{' or '.join(endpoint.methods)}.",
+                    f"{method} is not allowed on {path}; use {' or '.join(endpoint.methods)}.",
                     "BAD_REQUEST",
                     405,
                 )
-            if request.method == "GET":
-                raw = query_to_raw(endpoint.fields, request.query_params)
+            if method == "GET":
+                query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
+                raw = query_to_raw(endpoint.fields, query)
             else:
-                raw = _json_body(await _read_body(request, body_limit))
+                raw = _json_body(await _read_body(scope, receive, body_limit))
             args = parse_fields(endpoint.fields, raw)
-            result = await anyio.to_thread.run_sync(
-                endpoint.handler, holder.get(), args, limiter=limiter
+            loop = asyncio.get_running_loop()
+            response: Response = JSONResponse(
+                await loop.run_in_executor(workers, call, endpoint, args)
             )
-            return JSONResponse(result)
         except RunstackError as error:
             response = error_response(error)
             if isinstance(error, ApiError) and error.status == 405 and endpoint is not None:
                 response.headers["Allow"] = ", ".join(endpoint.methods)
-            return response
         except Exception:
-            logger.exception("runstack server: %s %s failed", request.method, path)
-            return error_response(
+            logger.exception("runstack server: %s %s failed", method, path)
+            response = error_response(
                 RunstackError(
-                    f"The server failed to handle {request.method} {path}; its log has the "
-                    "details.",
+                    f"The server failed to handle {method} {path}; its log has the details.",
                     "INTERNAL_ERROR",
                 )
             )
+        await response(scope, receive, send)
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
@@ -205,31 +236,30 @@ def create_app(backend_store_uri: str) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = await anyio.to_thread.run_sync(holder.get)
+        loop = asyncio.get_running_loop()
+        store = await loop.run_in_executor(workers, holder.get)
         sweeper = reaper.Reaper(store)
         sweeper.start()
         try:
             yield
         finally:
             sweeper.stop()
-            await anyio.to_thread.run_sync(holder.close)
+            await loop.run_in_executor(workers, holder.close)
+            workers.shutdown(wait=False)
 
-    app = Starlette(
+    rest = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/version", version, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
-            Route("/api/2.0/runstack/openapi.json", openapi, methods=["GET"]),
-            Route("/api/{rest:path}", api, methods=_ALL_METHODS),
-            Route("/ajax-api/{rest:path}", api, methods=_ALL_METHODS),
+            Route(_OPENAPI_PATH, openapi, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
-    app.state.store_holder = holder
-    return app
+    return TrackingApp(api, rest)
 
 
-def app_from_environment() -> Starlette:
+def app_from_environment() -> TrackingApp:
     """The factory uvicorn calls in each worker process (the URI comes in the environment)."""
     uri = os.environ.get(BACKEND_ENV)
     if not uri:

@@ -151,16 +151,20 @@ def load_runs(tx: Tx, run_ids: Sequence[str]) -> dict[str, Run]:
 
 def _newest_logged(logged: list[Any]) -> dict[tuple[str, str], Metric]:
     """Each (run, key)'s newest point among log rows not folded yet (in logging order)."""
-    newest: dict[tuple[str, str], Metric] = {}
+    newest: dict[tuple[str, str], tuple[int, int, float]] = {}
     for row in logged:
         batch = unpack_batch(row.points)
+        run_id = row.run_id
         for key, value, timestamp, step in zip(
             batch.keys, batch.values, batch.timestamps, batch.steps, strict=True
         ):
-            current = newest.get((row.run_id, key))
-            if current is None or (step, timestamp) >= (current.step, current.timestamp):
-                newest[(row.run_id, key)] = Metric(key, value, timestamp, step, row.run_id)
-    return newest
+            current = newest.get((run_id, key))
+            if current is None or (step, timestamp) >= current[:2]:
+                newest[(run_id, key)] = (step, timestamp, value)
+    return {
+        (run_id, key): Metric(key, value, timestamp, step, run_id)
+        for (run_id, key), (step, timestamp, value) in newest.items()
+    }
 
 
 def _assemble(
