@@ -73,10 +73,13 @@ def test_runs_list_show_delete_restore(tracking: str, client: runstack.TrackingC
     with runstack.start_run(run_name="parent") as parent:
         runstack.log_param("lr", 0.1)
         runstack.log_metric("loss", 0.25, step=4)
+        runstack.log_input(runstack.Dataset("iris", "c0ffee", "http", "{}"), context="training")
         with runstack.start_run(run_name="child", nested=True) as child:
             pass
     listed = json.loads(invoke(tracking, "runs", "list", "--format", "json").output)
     assert {r["info"]["run_id"] for r in listed} == {parent.info.run_id, child.info.run_id}
+    (as_json,) = [r for r in listed if r["info"]["run_id"] == parent.info.run_id]
+    assert as_json["inputs"]["dataset_inputs"][0]["dataset"]["name"] == "iris"
 
     csv_out = invoke(tracking, "runs", "list", "--format", "csv").output.splitlines()
     assert csv_out[0].startswith("run_id,experiment_id,run_name,status")
@@ -85,6 +88,8 @@ def test_runs_list_show_delete_restore(tracking: str, client: runstack.TrackingC
     shown = invoke(tracking, "runs", "show", parent.info.run_id)
     assert shown.exit_code == 0, shown.output
     for text in ("parent", "FINISHED", "lr", "0.1", "loss", "0.25", "child runs", "child"):
+        assert text in shown.output
+    for text in ("datasets", "iris", "c0ffee", "training"):
         assert text in shown.output
 
     assert invoke(tracking, "runs", "delete", child.info.run_id).exit_code == 0

@@ -26,6 +26,7 @@ from test_end_run import *  # noqa: F403
 from test_exit_behaviour import *  # noqa: F403
 from test_experiment_choice import *  # noqa: F403
 from test_experiments import *  # noqa: F403
+from test_inputs import *  # noqa: F403
 from test_liveness import *  # noqa: F403
 from test_logging import *  # noqa: F403
 from test_metric_history import *  # noqa: F403

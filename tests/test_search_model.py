@@ -38,6 +38,9 @@ TEXT_VALUES = ["a", "A", "b", "ab", "a_b", "a%b", "[x]", "*", "aB"]
 PATTERNS = ["a%", "%b", "_", "%_%", "A%", "[%", "*%", "%%", "a_b", "a\\%", "%B", "ab"]
 NAMES = ["alpha", "Alpha", "beta", "a_b", "x*y"]
 STATUSES = ["RUNNING", "FINISHED", "FAILED"]
+DATASET_NAMES = ["train", "Train", "t_x"]
+DIGESTS = ["d1", "d2"]
+CONTEXTS = [None, "training", "eval", "Eval"]
 
 
 def build_runs(seed: int = 5, count: int = 40) -> list[RunSpec]:
@@ -57,6 +60,12 @@ def build_runs(seed: int = 5, count: int = 40) -> list[RunSpec]:
                 metrics={k: rng.choice(METRIC_VALUES) for k in ("m1", "m2") if rng.random() < 0.8},
                 params={k: rng.choice(TEXT_VALUES) for k in ("p1", "p2") if rng.random() < 0.7},
                 tags={k: rng.choice(TEXT_VALUES) for k in ("t1",) if rng.random() < 0.7},
+                datasets=[
+                    (name, digest, rng.choice(CONTEXTS))
+                    for name, digest in rng.sample(
+                        [(n, d) for n in DATASET_NAMES for d in DIGESTS], rng.choice([0, 0, 1, 2])
+                    )
+                ],
             )
         )
     return runs
@@ -109,6 +118,13 @@ def lookup(run: RunSpec, field: Field) -> tuple[bool, Any]:
     return value is not None, value
 
 
+def dataset_values(run: RunSpec, key: str) -> list[str]:
+    """The values of one dataset field over the run's inputs (inputs without a context have
+    no context value)."""
+    index = {"name": 0, "digest": 1, "context": 2}[key]
+    return [v for v in (item[index] for item in run.datasets) if v is not None]
+
+
 def matches(node: Node, run: RunSpec) -> bool:
     if isinstance(node, And):
         return all(matches(item, run) for item in node.items)
@@ -116,6 +132,12 @@ def matches(node: Node, run: RunSpec) -> bool:
         return any(matches(item, run) for item in node.items)
     if isinstance(node, Not):
         return not matches(node.item, run)
+    if node.field.entity == "dataset":  # some input satisfies the clause
+        assert not isinstance(node, IsNull)
+        return any(
+            matches(_as_attribute(node), RunSpec("x", name=value))
+            for value in dataset_values(run, node.field.key)
+        )
     present, value = lookup(run, node.field)
     if isinstance(node, IsNull):
         return present if node.negated else not present
@@ -128,6 +150,14 @@ def matches(node: Node, run: RunSpec) -> bool:
     if isinstance(value, float) and math.isnan(value):
         return node.op == "!="
     return _COMPARE[node.op](value, node.value)
+
+
+def _as_attribute(node: Comparison | InList) -> Comparison | InList:
+    """The same test on ``run_name``: a present string value (the model's string rules)."""
+    field = Field("attribute", "run_name", "string")
+    if isinstance(node, InList):
+        return InList(field, node.values, node.negated)
+    return Comparison(field, node.op, node.value)
 
 
 def reference(
@@ -171,7 +201,7 @@ def reference(
 
 @st.composite
 def clauses(draw: st.DrawFn) -> Node:
-    kind = draw(st.sampled_from(["metric", "param", "tag", "number", "string", "id"]))
+    kind = draw(st.sampled_from(["metric", "param", "tag", "number", "string", "id", "dataset"]))
     if kind == "metric":
         field = Field("metric", draw(st.sampled_from(["m1", "m2", "m3"])), "number")
         op = draw(st.sampled_from(["=", "!=", "<", "<=", ">", ">="]))
@@ -190,7 +220,11 @@ def clauses(draw: st.DrawFn) -> Node:
                 field, draw(st.sampled_from(["=", "!="])), draw(st.sampled_from([1, 2]))
             )
         return InList(field, (draw(st.sampled_from([1, 2, 3])),), negated=draw(st.booleans()))
-    if kind == "string":
+    if kind == "dataset":
+        key = draw(st.sampled_from(["name", "digest", "context"]))
+        field = Field("dataset", key, "string")
+        values = {"name": DATASET_NAMES, "digest": DIGESTS, "context": CONTEXTS[1:]}[key]
+    elif kind == "string":
         key = draw(st.sampled_from(["run_name", "status", "user_id", "run_id"]))
         field = Field("attribute", key, "string")
         pool = {"run_name": NAMES, "status": STATUSES, "user_id": ["u1", "U1", "u2"]}

@@ -149,7 +149,7 @@ FILTERS = [
     ("NOT (metrics.acc > 0.5 OR metrics.acc <= 0.5)", ["c", "g"]),
     ("metrics.acc > 0.5 and params.lr = '0.1'", ["a"]),
     ("params.lr = '0.1' AND metrics.acc != 1 AND tags.team IS NULL", ["c"]),
-    # datasets: runstack records none
+    # datasets: no run here has any (test_inputs searches runs that do)
     ("datasets.name = 'x'", []),
     ("NOT dataset.digest = 'x'", DEFAULT_ORDER),
     # empty filters

@@ -97,6 +97,8 @@ class RunSpec:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    # Dataset inputs as (name, digest, context or None); shared by (name, digest) per experiment.
+    datasets: list[tuple[str, str, str | None]] = field(default_factory=list)
 
 
 def metric_columns(value: float) -> dict[str, Any]:
@@ -165,6 +167,38 @@ def insert_runs(connection: sa.Connection, runs: Sequence[RunSpec]) -> None:
     ):
         if rows:
             connection.execute(sa.insert(table), rows)
+    insert_dataset_inputs(connection, runs)
+
+
+def insert_dataset_inputs(connection: sa.Connection, runs: Sequence[RunSpec]) -> None:
+    """The runs' dataset inputs, with one ``datasets`` row per (experiment, name, digest)."""
+    dataset_ids: dict[tuple[int, str, str], int] = {}
+    for run in runs:
+        for name, digest, context in run.datasets:
+            key = (run.experiment_id, name, digest)
+            if key not in dataset_ids:
+                dataset_ids[key] = len(dataset_ids) + 1
+                connection.execute(
+                    sa.insert(schema.datasets),
+                    {
+                        "dataset_id": dataset_ids[key],
+                        "experiment_id": run.experiment_id,
+                        "name": name,
+                        "digest": digest,
+                        "source_type": "code",
+                        "source": "{}",
+                    },
+                )
+            input_id = connection.execute(
+                sa.insert(schema.run_inputs)
+                .values(run_id=run.run_id, dataset_id=dataset_ids[key])
+                .returning(schema.run_inputs.c.input_id)
+            ).scalar_one()
+            if context is not None:
+                connection.execute(
+                    sa.insert(schema.input_tags),
+                    {"input_id": input_id, "key": "mlflow.data.context", "value": context},
+                )
 
 
 def search_runs(

@@ -281,13 +281,41 @@ def test_bad_bodies(api: Api) -> None:
     assert "'high'" in error["message"] and "'value'" in error["message"]
 
 
-def test_log_inputs_is_honest(api: Api) -> None:
+def test_log_inputs_records_datasets(api: Api) -> None:
     run_id = _new_run(api)["info"]["run_id"]
     assert api.ok("POST", "runs/log-inputs", {"run_id": run_id}) == {}
+    dataset = {"name": "d", "digest": "abc", "source_type": "http", "source": "{}"}
+    used = {"tags": [{"key": "mlflow.data.context", "value": "train"}], "dataset": dataset}
+    bare = {"dataset": {**dataset, "name": "e", "schema": "s", "profile": ""}}
+    assert api.ok("POST", "runs/log-inputs", {"run_id": run_id, "datasets": [used, bare]}) == {}
+    run = api.ok("GET", "runs/get", run_id=run_id)["run"]
+    assert run["inputs"] == {"dataset_inputs": [used, bare]}  # unset fields omitted
+    (found,) = api.ok("POST", "runs/search", {"experiment_ids": ["0"]})["runs"]
+    assert found["inputs"] == run["inputs"]
+    # Logged-model inputs: 501, and nothing of the request is applied.
+    other = {"dataset": {**dataset, "name": "f"}}
     error = api.error(
-        501, "POST", "runs/log-inputs", {"run_id": run_id, "datasets": [{"dataset": {"name": "d"}}]}
+        501,
+        "POST",
+        "runs/log-inputs",
+        {"run_id": run_id, "datasets": [other], "models": [{"model_id": "m-1"}]},
     )
-    assert error["error_code"] == "NOT_IMPLEMENTED"
+    assert error["error_code"] == "NOT_IMPLEMENTED" and "logged-model" in error["message"]
+    # A required field missing, or a value over MLflow's limit: 400, nothing applied.
+    missing = {"dataset": {k: v for k, v in dataset.items() if k != "digest"}}
+    error = api.error(400, "POST", "runs/log-inputs", {"run_id": run_id, "datasets": [missing]})
+    assert "digest" in error["message"] and "required" in error["message"]
+    long_tag = {"tags": [{"key": "k", "value": "v" * 501}], "dataset": other["dataset"]}
+    error = api.error(400, "POST", "runs/log-inputs", {"run_id": run_id, "datasets": [long_tag]})
+    assert "501" in error["message"] and "500" in error["message"]
+    error = api.error(400, "POST", "runs/log-inputs", {"run_id": run_id, "datasets": ["x"]})
+    assert "datasets[0]" in error["message"]
+    after = api.ok("GET", "runs/get", run_id=run_id)["run"]
+    assert after["inputs"] == run["inputs"]
+    unknown = {"run_id": "f" * 32, "datasets": [used]}
+    assert api.error(404, "POST", "runs/log-inputs", unknown)["error_code"] == (
+        "RESOURCE_DOES_NOT_EXIST"
+    )
 
 
 def test_openapi_document_lists_every_route(api: Api) -> None:

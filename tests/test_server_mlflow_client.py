@@ -69,6 +69,64 @@ try:
 except Exception as error:
     conflict = getattr(error, "error_code", type(error).__name__)
 
+try:  # an MLflow dataset object (mlflow-skinny has no numpy: a subclass of the base class)
+    from mlflow.data.dataset import Dataset as MlflowDataset
+    from mlflow.data.http_dataset_source import HTTPDatasetSource
+
+    class Remote(MlflowDataset):
+        def _compute_digest(self):
+            return "d1g3st"
+
+        @property
+        def profile(self):
+            return json.dumps({"num_rows": 3})
+
+        @property
+        def schema(self):
+            return None
+
+        def to_dict(self):  # schema and profile for "train" only: unset ones stay None
+            if self.name != "train":
+                return super().to_dict()
+            return {**super().to_dict(), "profile": self.profile, "schema": '{"cols": ["x"]}'}
+
+    train = Remote(HTTPDatasetSource("https://example.com/train.csv"), name="train")
+    test = Remote(HTTPDatasetSource("https://example.com/tést.csv"), name="tëst", digest="t3st")
+except ImportError:  # this interpreter has no mlflow: the same fields, duck-typed
+    class Remote:
+        def __init__(self, **fields):
+            self.fields = fields
+
+        def _to_mlflow_entity(self):
+            return type("Entity", (), self.fields)
+
+    train = Remote(name="train", digest="d1g3st", source_type="http",
+                   source='{"url": "https://example.com/train.csv"}',
+                   schema='{"cols": ["x"]}', profile=json.dumps({"num_rows": 3}))
+    test = Remote(name="tëst", digest="t3st", source_type="http",
+                  source='{"url": "https://example.com/t\\u00e9st.csv"}', schema=None,
+                  profile=None)
+with mlflow.start_run(run_name="with-data") as data_run:
+    mlflow.log_input(train, context="training", tags={"fold": "1"})
+    mlflow.log_input(train, context="again")  # the run has it already: kept as it is
+    mlflow.log_inputs([test], contexts=["eval"], tags_list=[None])
+def inputs_of(run):
+    return [
+        {"dataset": d.dataset.to_dictionary(), "tags": {t.key: t.value for t in d.tags}}
+        for d in run.inputs.dataset_inputs
+    ]
+found_by_context = mlflow.search_runs(
+    experiment_ids=[exp.experiment_id], filter_string="datasets.context = 'eval'",
+    output_format="list",
+)
+data = {
+    "get": inputs_of(client.get_run(data_run.info.run_id)),
+    "search": [(r.info.run_name, inputs_of(r)) for r in found_by_context],
+    "by_name": sorted(r.info.run_name for r in mlflow.search_runs(
+        experiment_ids=[exp.experiment_id], filter_string="datasets.name LIKE 't%'",
+        output_format="list")),
+}
+
 names = {}
 def value(v):
     return "NaN" if math.isnan(v) else ("Infinity" if math.isinf(v) else v)
@@ -99,6 +157,7 @@ print("SUMMARY:" + json.dumps({
     "deleted_stage": deleted_stage,
     "restored_stage": restored_stage,
     "conflict": conflict,
+    "inputs": data,
 }, sort_keys=True))
 """
 
@@ -162,6 +221,23 @@ def test_mlflow_client_matches_embedded_runstack(store_uri: str, tmp_path: Path)
     assert "doomed" not in embedded["after_delete"]
     assert (embedded["deleted_stage"], embedded["restored_stage"]) == ("deleted", "active")
     assert embedded["conflict"] == "INVALID_PARAMETER_VALUE"
+    train, test = embedded["inputs"]["get"]
+    assert train == {
+        "dataset": {
+            "name": "train",
+            "digest": "d1g3st",
+            "source_type": "http",
+            "source": '{"url": "https://example.com/train.csv"}',
+            "schema": '{"cols": ["x"]}',
+            "profile": '{"num_rows": 3}',
+        },
+        "tags": {"mlflow.data.context": "training", "fold": "1"},
+    }
+    assert test["dataset"]["name"] == "tëst" and test["dataset"]["digest"] == "t3st"
+    assert test["dataset"]["schema"] is None and test["dataset"]["profile"] is None
+    assert test["tags"] == {"mlflow.data.context": "eval"}
+    assert embedded["inputs"]["search"] == [["with-data", [train, test]]]
+    assert embedded["inputs"]["by_name"] == ["with-data"]
 
 
 def test_mlflow_runs_are_never_reaped(store_uri: str, tmp_path: Path) -> None:

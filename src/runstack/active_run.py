@@ -67,7 +67,7 @@ class ActiveRun(Run):
 
     @property
     def inputs(self) -> RunInputs:
-        return RunInputs()
+        return self._current().inputs
 
     def __eq__(self, other: object) -> bool:
         return self is other

@@ -23,6 +23,7 @@ from runstack.entities import (
     ViewType,
 )
 from runstack.errors import InvalidParameterError
+from runstack.input_validation import check_dataset_inputs, refuse_model_inputs
 from runstack.metric_columns import MetricColumns
 from runstack.store import Store, get_store
 from runstack.tracking_uri import get_tracking_uri, normalise_uri
@@ -322,6 +323,20 @@ class TrackingClient:
     ) -> None:
         """The synchronous write behind ``_log`` (used by the async logging worker)."""
         self.store.log_batch(run_id, metrics, params, tags)
+        changes.bump(run_id)
+
+    def log_inputs(
+        self,
+        run_id: str,
+        datasets: Sequence[Any] | None = None,
+        models: Sequence[Any] | None = None,
+    ) -> None:
+        """Record the datasets a run used, all or nothing. ``datasets`` holds ``DatasetInput``s
+        (runstack's or MLflow's) or bare datasets; any logged-model input is refused."""
+        validate_run_id(run_id)
+        refuse_model_inputs(models)
+        checked = check_dataset_inputs(datasets)
+        self.store.log_inputs(run_id, checked)
         changes.bump(run_id)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:

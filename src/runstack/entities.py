@@ -1,4 +1,4 @@
-"""The objects runstack hands back: runs, experiments, metrics, params and tags.
+"""The objects runstack hands back: runs, experiments, metrics, params, tags and inputs.
 
 They have MLflow's names and fields so that code written against ``mlflow.entities`` reads
 them unchanged. All of them are immutable; ``ActiveRun`` (in ``runstack.fluent``) is the one
@@ -120,10 +120,78 @@ class RunData:
 
 
 @dataclass(frozen=True)
-class RunInputs:
-    """Dataset inputs; runstack records none yet, the field exists for MLflow's shape."""
+class Dataset:
+    """A dataset as MLflow records it: identified within an experiment by (name, digest).
 
-    dataset_inputs: tuple[Any, ...] = ()
+    ``source`` and ``schema``/``profile`` are opaque text (MLflow writes JSON there)."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+    def to_dictionary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "digest": self.digest,
+            "source_type": self.source_type,
+            "source": self.source,
+            "schema": self.schema,
+            "profile": self.profile,
+        }
+
+
+@dataclass(frozen=True)
+class InputTag:
+    """A tag of one dataset input, such as its context (``mlflow.data.context``)."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """A dataset used by a run, with the tags of that use."""
+
+    dataset: Dataset
+    tags: tuple[InputTag, ...] = ()
+
+    def __post_init__(self) -> None:
+        # MLflow's callers pass lists; a tuple keeps the entity immutable and comparable.
+        object.__setattr__(self, "tags", tuple(self.tags or ()))
+
+    def to_dictionary(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset.to_dictionary(),
+            "tags": {tag.key: tag.value for tag in self.tags},
+        }
+
+
+@dataclass(frozen=True)
+class LoggedModelInput:
+    """MLflow's logged-model input; runstack has no logged models and refuses to log one."""
+
+    model_id: str
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run used: its dataset inputs in logging order (model inputs are always empty)."""
+
+    dataset_inputs: tuple[DatasetInput, ...] = ()
+    model_inputs: tuple[LoggedModelInput, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dataset_inputs", tuple(self.dataset_inputs or ()))
+        object.__setattr__(self, "model_inputs", tuple(self.model_inputs or ()))
+
+    def to_dictionary(self) -> dict[str, Any]:
+        return {
+            "model_inputs": [{"model_id": m.model_id} for m in self.model_inputs],
+            "dataset_inputs": [d.to_dictionary() for d in self.dataset_inputs],
+        }
 
 
 @dataclass(frozen=True)
@@ -152,6 +220,7 @@ class Run:
                 "params": dict(self.data.params),
                 "tags": dict(self.data.tags),
             },
+            "inputs": self.inputs.to_dictionary(),
         }
 
 

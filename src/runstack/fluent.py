@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from types import SimpleNamespace
 from typing import Any
 
 from runstack import context, experiment_choice, heartbeat, lifecycle, tracking_uri
@@ -17,8 +18,9 @@ from runstack.async_logging import RunOperations
 from runstack.async_logging import flush as flush_async_logging
 from runstack.client import TrackingClient
 from runstack.clock import now_ms
-from runstack.entities import Experiment, Param, Run, RunTag, ViewType
+from runstack.entities import DatasetInput, Experiment, Param, Run, RunTag, ViewType
 from runstack.errors import InvalidParameterError, InvalidStateError, RunAlreadyActiveError
+from runstack.input_validation import CONTEXT_TAG, check_dataset_input, refuse_model_inputs
 from runstack.source_tags import owner_tags, system_tags
 from runstack.validation import (
     as_str_dict,
@@ -299,6 +301,59 @@ def set_tags(tags: dict[str, Any], synchronous: bool | None = None) -> RunOperat
 def delete_tag(key: str) -> None:
     client, run_id = _target()
     client.delete_tag(run_id, key)
+
+
+def _dataset_input(dataset: Any, context: Any, tags: dict[str, Any] | None) -> DatasetInput | None:
+    """One checked input (the context becomes the tag ``mlflow.data.context``), or None when
+    there is no dataset."""
+    if dataset is None:
+        if context or tags:
+            raise InvalidParameterError(
+                "A context or tags were given without a dataset; they describe how a dataset "
+                "was used, so pass the dataset too."
+            )
+        return None
+    pairs = [SimpleNamespace(key=k, value=v) for k, v in as_str_dict(tags, "tags").items()]
+    if context:
+        pairs.append(SimpleNamespace(key=CONTEXT_TAG, value=context))
+    return check_dataset_input(SimpleNamespace(dataset=dataset, tags=pairs))
+
+
+def log_input(
+    dataset: Any = None,
+    context: str | None = None,
+    tags: dict[str, str] | None = None,
+    model: Any = None,
+) -> None:
+    """Record a dataset the active run uses (a runstack ``Dataset`` or an MLflow dataset)."""
+    refuse_model_inputs([model])
+    item = _dataset_input(dataset, context, tags)
+    client, run_id = _target()
+    client.log_inputs(run_id, [] if item is None else [item])
+
+
+def log_inputs(
+    datasets: list[Any] | None = None,
+    contexts: list[str | None] | None = None,
+    tags_list: list[dict[str, str] | None] | None = None,
+    models: list[Any] | None = None,
+) -> None:
+    """Record several datasets in one transaction; ``contexts`` and ``tags_list``, when given,
+    pair with ``datasets`` by position (None entries mean none)."""
+    refuse_model_inputs(models)
+    given = list(datasets or [])
+    context_list = [None] * len(given) if contexts is None else list(contexts)
+    tag_dicts = [None] * len(given) if tags_list is None else list(tags_list)
+    if not len(given) == len(context_list) == len(tag_dicts):
+        raise InvalidParameterError(
+            f"log_inputs got {len(given)} datasets, {len(context_list)} contexts and "
+            f"{len(tag_dicts)} tags_list entries; give one of each per dataset (None for none)."
+        )
+    items = [
+        item for item in map(_dataset_input, given, context_list, tag_dicts) if item is not None
+    ]
+    client, run_id = _target()
+    client.log_inputs(run_id, items)
 
 
 # Experiments --------------------------------------------------------------------------------

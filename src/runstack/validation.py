@@ -81,11 +81,11 @@ def _validate_text_value(value: object, what: str, limit: int) -> str:
             f"the limit is {limit}. runstack never truncates values: shorten it or log it "
             "as an artifact."
         )
-    _require_storable(text, f"{what} value")
+    require_storable(text, f"{what} value")
     return text
 
 
-def _require_storable(text: str, what: str) -> None:
+def require_storable(text: str, what: str) -> None:
     """Text every backend stores alike: no NUL (SQLite would keep it, PostgreSQL cannot) and
     no lone surrogates (not encodable as UTF-8, so no driver can send them)."""
     if "\x00" in text:
@@ -227,7 +227,7 @@ def validate_experiment_name(name: object) -> str:
             f"Experiment name {preview(name)} is {len(name)} characters long; "
             f"the limit is {MAX_EXPERIMENT_NAME_LENGTH}."
         )
-    _require_storable(name, "Experiment name")
+    require_storable(name, "Experiment name")
     return name
 
 
@@ -241,7 +241,7 @@ def validate_run_name(name: object) -> str:
             f"Run name {preview(name)} is {len(name)} characters long; "
             f"the limit is {MAX_RUN_NAME_LENGTH}."
         )
-    _require_storable(name, "Run name")
+    require_storable(name, "Run name")
     return name
 
 

@@ -146,7 +146,8 @@ def _emit_csv(found: list[Run]) -> None:
 @tracking_uri_option
 @click.argument("run_id")
 def show(tracking_uri: str | None, run_id: str) -> None:
-    """Show one run: info, params, latest metrics, tags and its child runs as a tree."""
+    """Show one run: info, params, latest metrics, tags, datasets and its child runs as a
+    tree."""
     from rich.console import Console
     from rich.table import Table
     from rich.tree import Tree
@@ -183,6 +184,16 @@ def show(tracking_uri: str | None, run_id: str) -> None:
             table.add_column(column)
         for metric in run.data.latest_metrics:
             table.add_row(metric.key, repr(metric.value), str(metric.step), when(metric.timestamp))
+        console.print(table)
+    if run.inputs.dataset_inputs:
+        table = Table(title="datasets", title_justify="left")
+        for column in ("name", "digest", "source type", "context"):
+            table.add_column(column)
+        for used in run.inputs.dataset_inputs:
+            tags = {tag.key: tag.value for tag in used.tags}
+            dataset = used.dataset
+            context = tags.get("mlflow.data.context", "")
+            table.add_row(dataset.name, dataset.digest, dataset.source_type, context)
         console.print(table)
     tree = Tree(f"{info.run_name} [{info.status}]")
     if _add_children(client, info.experiment_id, info.run_id, tree, depth=0):

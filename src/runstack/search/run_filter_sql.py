@@ -8,6 +8,8 @@ SQLite can reject a candidate before it reads its ``runs`` row. The planner in `
 additionally turn top-level clauses into the driving table of the query or into bounds of an
 index walk; ``keyed_condition`` is shared so every form tests exactly the same thing.
 
+Dataset clauses are ``EXISTS`` lookups over the run's inputs (``dataset_filters``).
+
 Semantics (reference §13.4): a metric clause compares the *latest* value only; a NaN latest
 value (stored as NULL) fails every comparison except ``!=``, which it passes. ``!=`` and
 ``NOT IN`` on a param or tag require the key to be present, as in MLflow; ``NOT (...)`` is plain
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, false, not_, or_
+from sqlalchemy import and_, exists, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause, TableClause
 
+from runstack.search.dataset_filters import dataset_condition
 from runstack.search.keyed_lookups import exact_text, value_lookup_table
 from runstack.search.nodes import And, Comparison, Field, InList, IsNull, Node, Not, Or
 from runstack.search.predicates import (
@@ -96,7 +99,7 @@ def run_condition(node: Node, source: FromClause = runs) -> ColumnElement[bool]:
         return present if node.negated else not_(present)
     field = node.field
     if field.entity == "dataset":
-        return false()  # runstack records no dataset inputs, so no run has a matching one
+        return dataset_condition(node, source)
     if field.entity != "attribute":
         return _exists(field, node, source)
     column = run_column(field.key)
@@ -137,7 +140,9 @@ def lookup_cost(node: Node) -> int:
     index descent (and usually selective); other lookups read the primary key, then the row.
     """
     if isinstance(node, (Comparison, InList)):
-        if node.field.entity in ("attribute", "dataset"):
+        if node.field.entity == "attribute":
             return 0
+        if node.field.entity == "dataset":  # the run's inputs, then each one's dataset
+            return 2
         return 1 if _one_value(node) else 2
     return 1 if isinstance(node, IsNull) else 3

@@ -27,6 +27,7 @@ STRINGS = "strings"  # repeated string
 KEY_VALUES = "key_values"  # repeated {key, value}
 METRICS = "metrics"  # repeated {key, value, timestamp, step}
 OBJECTS = "objects"  # repeated message runstack does not interpret
+DATASET_INPUTS = "dataset_inputs"  # repeated DatasetInput, decoded by the handler
 SCALAR_KINDS = (STRING, INT64, DOUBLE, BOOL, ENUM)
 
 

@@ -12,9 +12,12 @@ from typing import Any
 from runstack.client import make_metric
 from runstack.clock import now_ms
 from runstack.errors import InvalidParameterError, RunstackError
+from runstack.input_json import dataset_inputs_from_request
+from runstack.input_validation import check_dataset_inputs
 from runstack.run_names import generate_run_name
 from runstack.server.endpoints import GET, POST, Endpoint
 from runstack.server.fields import (
+    DATASET_INPUTS,
     DOUBLE,
     ENUM,
     INT64,
@@ -199,13 +202,16 @@ def log_batch(store: Store, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def log_inputs(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    """Dataset inputs, validated whole before one transaction; logged-model inputs are a
+    501 (runstack has no logged models), and then nothing is applied."""
     run_id = validate_run_id(args["run_id"])
-    if args["datasets"] or args["models"]:
+    if args["models"]:
         raise NotImplementedByRunstack(
-            "runstack does not record dataset or model inputs yet; the request was not applied. "
-            "Log the dataset's name and digest as params or tags instead."
+            "runstack does not record logged-model inputs (it has no logged models); the "
+            "request was not applied. Send dataset inputs only."
         )
-    store.get_run(run_id)  # an unknown run is still a 404
+    datasets = check_dataset_inputs(dataset_inputs_from_request(args["datasets"]))
+    store.log_inputs(run_id, datasets)
     return {}
 
 
@@ -306,11 +312,18 @@ ENDPOINTS = (
         POST,
         (
             RUN_ID,
-            Field("datasets", OBJECTS, doc="Not recorded."),
-            Field("models", OBJECTS, doc="Not recorded."),
+            Field(
+                "datasets",
+                DATASET_INPUTS,
+                doc="[{dataset: {name, digest, source_type, source, schema?, profile?}, "
+                "tags: [{key, value}]}], at most 1000; the context is the tag "
+                "mlflow.data.context.",
+            ),
+            Field("models", OBJECTS, doc="Logged-model inputs: not supported (501 unless empty)."),
         ),
         log_inputs,
-        "Dataset and model inputs: not recorded by runstack (501 unless empty).",
+        "Record dataset inputs of a run in one transaction (a dataset is reused by name and "
+        "digest within the experiment; an input the run already has is kept as it is).",
         "{}",
     ),
 )

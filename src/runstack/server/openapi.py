@@ -33,6 +33,34 @@ _METRIC = {
     },
     "required": ["key", "value", "timestamp"],
 }
+_TEXT = {"type": "string"}
+_DATASET = {
+    "type": "object",
+    "description": "A dataset; identified within its experiment by (name, digest).",
+    "properties": {
+        "name": {**_TEXT, "maxLength": 500},
+        "digest": {**_TEXT, "maxLength": 36},
+        "source_type": {**_TEXT, "maxLength": 36},
+        "source": {**_TEXT, "maxLength": 65535},
+        "schema": {**_TEXT, "maxLength": 1048575},
+        "profile": {**_TEXT, "maxLength": 16777215},
+    },
+    "required": ["name", "digest", "source_type", "source"],
+}
+_INPUT_TAG = {
+    "type": "object",
+    "properties": {"key": {**_TEXT, "maxLength": 255}, "value": {**_TEXT, "maxLength": 500}},
+    "required": ["key"],
+}
+_DATASET_INPUT = {
+    "type": "object",
+    "description": "A run's use of a dataset; the tag mlflow.data.context is its context.",
+    "properties": {
+        "dataset": {"$ref": "#/components/schemas/Dataset"},
+        "tags": {"type": "array", "items": {"$ref": "#/components/schemas/InputTag"}},
+    },
+    "required": ["dataset"],
+}
 _SCHEMAS: dict[str, Any] = {
     f.STRING: {"type": "string"},
     f.INT64: {"type": "integer", "format": "int64"},
@@ -43,6 +71,11 @@ _SCHEMAS: dict[str, Any] = {
     f.KEY_VALUES: {"type": "array", "items": {"$ref": "#/components/schemas/KeyValue"}},
     f.METRICS: {"type": "array", "items": {"$ref": "#/components/schemas/Metric"}},
     f.OBJECTS: {"type": "array", "items": {"type": "object"}},
+    f.DATASET_INPUTS: {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/DatasetInput"},
+        "maxItems": 1000,
+    },
 }
 _INT64 = {"type": "integer", "format": "int64"}
 _RUN_INFO = {
@@ -67,6 +100,9 @@ _COMPONENTS = {
     "KeyValue": _KEY_VALUE,
     "Metric": _METRIC,
     "RunInfo": _RUN_INFO,
+    "Dataset": _DATASET,
+    "InputTag": _INPUT_TAG,
+    "DatasetInput": _DATASET_INPUT,
     "Run": {
         "type": "object",
         "properties": {
@@ -79,7 +115,16 @@ _COMPONENTS = {
                     "tags": {"type": "array", "items": _KEY_VALUE},
                 },
             },
-            "inputs": {"type": "object"},
+            "inputs": {
+                "type": "object",
+                "description": "{} for a run without inputs; runstack sends no model_inputs.",
+                "properties": {
+                    "dataset_inputs": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/DatasetInput"},
+                    }
+                },
+            },
             "outputs": {"type": "object"},
         },
     },

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from runstack.entities import Experiment, Metric, Run, RunInfo
+from runstack.input_json import run_inputs_json
 
 # Every experiment lives in MLflow 3's single default workspace.
 WORKSPACE = "default"
@@ -74,7 +75,7 @@ def run_json(run: Run) -> dict[str, Any]:
                 "tags": key_values(data.tags),
             }
         ),
-        "inputs": {},
+        "inputs": run_inputs_json(run.inputs),
         "outputs": {},
     }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from runstack.entities import Experiment, Metric, PagedList, Run, RunInfo, ViewType
+from runstack.entities import DatasetInput, Experiment, Metric, PagedList, Run, RunInfo, ViewType
 
 
 class Store(Protocol):
@@ -97,6 +97,12 @@ class Store(Protocol):
         tags: Sequence[tuple[str, str]],
     ) -> None:
         """Write all of it in one transaction, or nothing."""
+        ...
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        """Record checked dataset inputs of an existing, non-deleted run in one transaction:
+        a dataset is reused by (name, digest) within the run's experiment, the first of
+        duplicates in the call wins, and an input the run already has is kept as it is."""
         ...
 
     def delete_tag(self, run_id: str, key: str) -> None: ...

@@ -28,7 +28,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from runstack.critical import critical_section
-from runstack.entities import Experiment, Metric, PagedList, Run, RunData, RunInfo, ViewType
+from runstack.entities import (
+    DatasetInput,
+    Experiment,
+    Metric,
+    PagedList,
+    Run,
+    RunData,
+    RunInfo,
+    ViewType,
+)
 from runstack.errors import (
     InvalidParameterError,
     InvalidStateError,
@@ -37,6 +46,7 @@ from runstack.errors import (
     RunstackError,
     StoreUnavailableError,
 )
+from runstack.input_json import dataset_input_json, run_inputs_from_json
 from runstack.store.http_pool import ConnectFailed, ConnectionPool, TransportFailed
 
 MLFLOW = "/api/2.0/mlflow/"
@@ -174,6 +184,7 @@ def decode_run(data: dict[str, Any]) -> Run:
             tags=_as_dict(body.get("tags")),
             latest_metrics=latest,
         ),
+        inputs=run_inputs_from_json(data.get("inputs")),
     )
 
 
@@ -529,6 +540,19 @@ class RestStore:
                 f"request limit of {limit} bytes, so it cannot be written in one transaction. "
                 "Log it in several smaller calls."
             )
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        # Safe to repeat: inputs the run already has are kept as they are.
+        body = {"run_id": run_id, "datasets": [dataset_input_json(d) for d in datasets]}
+        limit = self.max_request_bytes if self.is_runstack else None
+        size = len(json.dumps(body, separators=(",", ":"))) if limit is not None else 0
+        if limit is not None and size > limit:
+            raise InvalidParameterError(
+                f"These {len(datasets)} dataset inputs are {size} bytes as JSON, over the "
+                f"server's request limit of {limit} bytes (RUNSTACK_SERVER_MAX_BODY_BYTES on "
+                "the server); nothing was logged. Log fewer or smaller datasets per call."
+            )
+        self._mlflow("POST", "runs/log-inputs", body)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._mlflow("POST", "runs/delete-tag", {"run_id": run_id, "key": key}, UNSENT)

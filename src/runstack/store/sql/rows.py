@@ -93,7 +93,7 @@ def any_of_ids(column: sa.ColumnElement[Any], dialect_name: str) -> sa.ColumnEle
 
 
 def ids_param(tx: Tx, ids: Sequence[str]) -> dict[str, Any]:
-    """The ``:ids`` parameter of ``_any_of_ids`` for this database."""
+    """The ``:ids`` parameter of ``any_of_ids`` for this database."""
     return {"ids": list(ids) if tx.dialect.name == "postgresql" else json.dumps(list(ids))}
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
 )
 
@@ -185,4 +186,58 @@ Index(
     latest_metrics.c.key,
     latest_metrics.c.value,
     latest_metrics.c.run_id,
+)
+
+# Dataset inputs (migration 0005). A dataset belongs to an experiment and is identified there
+# by (name, digest): runs of the experiment that log the same dataset share its row. A run's
+# use of a dataset is one ``run_inputs`` row (at most one per dataset), whose ``input_id``
+# increases in logging order, with that use's tags (such as ``mlflow.data.context``).
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("source_type", String(36), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("schema", Text, nullable=True),
+    Column("profile", Text, nullable=True),
+    UniqueConstraint("experiment_id", "name", "digest", name="uq_datasets_experiment_name_digest"),
+    sqlite_autoincrement=True,
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("input_id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "dataset_id",
+        Integer,
+        ForeignKey("datasets.dataset_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    UniqueConstraint("run_id", "dataset_id", name="uq_run_inputs_run_dataset"),
+    sqlite_autoincrement=True,
+)
+# Deleting a dataset (with its experiment) finds its inputs through this index.
+Index("ix_run_inputs_dataset", run_inputs.c.dataset_id)
+
+input_tags = Table(
+    "input_tags",
+    metadata,
+    Column(
+        "input_id",
+        Integer,
+        ForeignKey("run_inputs.input_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(255), primary_key=True),
+    Column("value", String(500), nullable=False),
 )

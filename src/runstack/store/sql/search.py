@@ -15,6 +15,7 @@ from runstack.entities import PagedList, ViewType
 from runstack.search import build_experiment_search, build_run_search
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Database, Prepared, Tx
+from runstack.store.sql.inputs import with_inputs
 from runstack.store.sql.rows import load_experiments, load_runs
 
 # A page is a small LIMIT query: on PostgreSQL, parallel workers cost more to start than they
@@ -52,7 +53,7 @@ def search_runs(
         if tx.dialect.name == "postgresql":
             tx.run(_NO_PARALLEL_WORKERS)
         page = query.fetch_page(tx)
-        runs = load_runs(tx, page.run_ids)
+        runs = with_inputs(tx, load_runs(tx, page.run_ids))
         return PagedList([runs[run_id] for run_id in page.run_ids], page.next_page_token)
 
     return db.read(run)

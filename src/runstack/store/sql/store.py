@@ -14,12 +14,22 @@ from typing import Any
 import sqlalchemy as sa
 
 from runstack.clock import now_ms
-from runstack.entities import LifecycleStage, Metric, PagedList, Run, RunData, RunInfo, ViewType
+from runstack.entities import (
+    DatasetInput,
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Run,
+    RunData,
+    RunInfo,
+    ViewType,
+)
 from runstack.errors import InvalidParameterError, InvalidStateError, ResourceNotFoundError
 from runstack.store.sql import liveness
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Database, Prepared, Tx
 from runstack.store.sql.experiments import ExperimentStore, experiment_row
+from runstack.store.sql.inputs import with_inputs, write_inputs
 from runstack.store.sql.migrate import ensure_schema
 from runstack.store.sql.packing import unpack_batch, unpack_block
 from runstack.store.sql.rows import RUN_BY_ID, load_runs, run_info_from_row
@@ -229,7 +239,7 @@ class SqlStore(ExperimentStore):
             if run_name is not None:
                 all_tags.append((RUN_NAME_TAG, run_name))
             write_tags(tx, run_id, all_tags)
-            return load_runs(tx, [run_id])[run_id]
+            return with_inputs(tx, load_runs(tx, [run_id]))[run_id]
 
         return self.db.write(resume)
 
@@ -242,7 +252,7 @@ class SqlStore(ExperimentStore):
 
     @staticmethod
     def _get_run(tx: Tx, run_id: str) -> tuple[Run, bool]:
-        found = load_runs(tx, [run_id])
+        found = with_inputs(tx, load_runs(tx, [run_id]))
         if run_id not in found:
             raise ResourceNotFoundError(f"Run {run_id!r} does not exist.")
         run = found[run_id]
@@ -316,6 +326,13 @@ class SqlStore(ExperimentStore):
 
         self.db.write(log)
         self._unfolded[run_id] = (0, 0) if fold else (points, rows)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        def log(tx: Tx) -> None:
+            run = require_active_run(tx, run_id)
+            write_inputs(tx, run_id, run.experiment_id, datasets)
+
+        self.db.write(log)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         def delete(tx: Tx) -> None:
