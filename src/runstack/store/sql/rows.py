@@ -55,7 +55,7 @@ def run_info_from_row(row: Any) -> RunInfo:
     )
 
 
-_RUN_COLUMNS = (
+RUN_COLUMNS = (
     t.runs.c.run_id,
     t.runs.c.experiment_id,
     t.runs.c.name,
@@ -71,7 +71,7 @@ _lm = t.latest_metrics.c
 _LATEST_COLUMNS = (_lm.run_id, _lm.key, _lm.value, _lm.value_kind, _lm.timestamp, _lm.step)
 _ID: sa.BindParameter[str] = sa.bindparam("run_id")
 
-RUN_BY_ID = Prepared(sa.select(*_RUN_COLUMNS).where(t.runs.c.run_id == _ID))
+RUN_BY_ID = Prepared(sa.select(*RUN_COLUMNS).where(t.runs.c.run_id == _ID))
 _PARAMS_OF_RUN = Prepared(
     sa.select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(t.params.c.run_id == _ID)
 )
@@ -97,7 +97,7 @@ def ids_param(tx: Tx, ids: Sequence[str]) -> dict[str, Any]:
     return {"ids": list(ids) if tx.dialect.name == "postgresql" else json.dumps(list(ids))}
 
 
-_RUNS_BY_IDS = Prepared(lambda d: sa.select(*_RUN_COLUMNS).where(any_of_ids(t.runs.c.run_id, d)))
+_RUNS_BY_IDS = Prepared(lambda d: sa.select(*RUN_COLUMNS).where(any_of_ids(t.runs.c.run_id, d)))
 _PARAMS_BY_IDS = Prepared(
     lambda d: sa.select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
         any_of_ids(t.params.c.run_id, d)

@@ -32,7 +32,7 @@ from runstack.store.sql.experiments import ExperimentStore, experiment_row
 from runstack.store.sql.inputs import with_inputs, write_inputs
 from runstack.store.sql.migrate import ensure_schema
 from runstack.store.sql.packing import unpack_batch, unpack_block
-from runstack.store.sql.rows import RUN_BY_ID, load_runs, run_info_from_row
+from runstack.store.sql.rows import RUN_BY_ID, RUN_COLUMNS, load_runs, run_info_from_row
 from runstack.store.sql.writes import (
     RUN_NAME_TAG,
     fold_run,
@@ -63,20 +63,41 @@ _RESUME = Prepared(
         heartbeat_deadline=sa.bindparam("heartbeat_deadline"),
     )
 )
+
+
+def _on_active_run(values: dict[str, Any]) -> Any:
+    """An UPDATE of one active run; PostgreSQL also returns the changed row (one round trip
+    fewer; SQLite reads it back, in process, as RETURNING needs SQLite 3.35)."""
+
+    def build(dialect_name: str) -> Any:
+        runs = t.runs.c
+        statement = (
+            sa.update(t.runs)
+            .where(runs.run_id == _RUN, runs.lifecycle_stage == ACTIVE)
+            .values(**values)
+        )
+        return statement.returning(*RUN_COLUMNS) if dialect_name == "postgresql" else statement
+
+    return build
+
+
 _SET_NON_TERMINAL = Prepared(
-    sa.update(t.runs)
-    .where(t.runs.c.run_id == _RUN)
-    .values(
-        status=sa.bindparam("status"), end_time=None, heartbeat_time=None, heartbeat_deadline=None
+    _on_active_run(
+        {
+            "status": sa.bindparam("status"),
+            "end_time": None,
+            "heartbeat_time": None,
+            "heartbeat_deadline": None,
+        }
     )
 )
 _SET_TERMINAL = Prepared(
-    sa.update(t.runs)
-    .where(t.runs.c.run_id == _RUN)
-    .values(
-        status=sa.bindparam("status"),
-        end_time=sa.bindparam("end_time"),
-        heartbeat_deadline=None,
+    _on_active_run(
+        {
+            "status": sa.bindparam("status"),
+            "end_time": sa.bindparam("end_time"),
+            "heartbeat_deadline": None,
+        }
     )
 )
 _SET_LIFECYCLE = Prepared(
@@ -135,6 +156,19 @@ def require_active_run(tx: Tx, run_id: str, what: str = "Run") -> Any:
         raise InvalidStateError(
             f"{what} {run_id} is deleted; restore it with restore_run() before using it."
         )
+    return row
+
+
+def _update_active(tx: Tx, statement: Prepared, values: dict[str, Any]) -> Any:
+    """Run an ``_on_active_run`` update: the changed row where the database returns it, else
+    None; a missing or deleted run raises, as ``require_active_run`` does."""
+    if tx.dialect.name == "postgresql":
+        row = tx.first(statement, values)
+        changed = row is not None
+    else:
+        row, changed = None, tx.run(statement, values) > 0
+    if not changed:
+        require_active_run(tx, values["run_id"])
     return row
 
 
@@ -266,16 +300,22 @@ class SqlStore(ExperimentStore):
         run_name: str | None,
     ) -> RunInfo:
         def update(tx: Tx) -> RunInfo:
-            require_active_run(tx, run_id)
+            row = None
             if status in _NON_TERMINAL:
-                tx.run(_SET_NON_TERMINAL, {"run_id": run_id, "status": status})
+                row = _update_active(tx, _SET_NON_TERMINAL, {"run_id": run_id, "status": status})
             elif status is not None:
                 finished = end_time if end_time is not None else now_ms()
-                tx.run(_SET_TERMINAL, {"run_id": run_id, "status": status, "end_time": finished})
+                values = {"run_id": run_id, "status": status, "end_time": finished}
+                row = _update_active(tx, _SET_TERMINAL, values)
                 fold_run(tx, run_id)
+            else:
+                require_active_run(tx, run_id)
             if run_name is not None:
                 write_tags(tx, run_id, [(RUN_NAME_TAG, run_name)])
-            return run_info_from_row(tx.first(RUN_BY_ID, {"run_id": run_id}))
+                row = None  # renamed since
+            if row is None:
+                row = tx.first(RUN_BY_ID, {"run_id": run_id})
+            return run_info_from_row(row)
 
         info = self.db.write(update)
         if status is not None and status not in _NON_TERMINAL:
