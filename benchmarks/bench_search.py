@@ -110,13 +110,15 @@ def runstack_tables(
     """The rows runstack's API writes for these runs once they are finished (latest value NaN:
     value NULL, value_kind 1). The history is in ``metric_blocks`` (folded there from
     ``metric_log`` when a run ends): one packed block per (run, key), each point numbered by
-    the store-wide ``seq`` of its logging call, from ``first_seq``."""
+    the store-wide ``seq`` of its logging call (one ``log_metrics`` call per run), from
+    ``first_seq``."""
     runs: list[Row] = []
     params: list[Row] = []
     tags: list[Row] = []
     metrics: list[Row] = []
     latest: list[Row] = []
-    for s in batch:
+    for number, s in enumerate(batch):
+        seq = first_seq + number  # the run's one log_metrics call
         runs.append(
             (s.run_id, experiment_id, s.name, USER_ID, s.status, s.start_time, s.end_time,
              f"{location}/{s.run_id}/artifacts", "active", None, False, None, None)
@@ -127,7 +129,6 @@ def runstack_tables(
         for key, value in s.metrics.items():
             nan = math.isnan(value)
             row = (s.run_id, key, None if nan else value, 1 if nan else 0, s.end_time, s.step)
-            seq = first_seq + len(metrics)
             points = pack_block([seq], [value], [s.end_time], [s.step])
             metrics.append((s.run_id, key, seq, 1, points))
             latest.append(row)
@@ -184,7 +185,7 @@ class Loader:
     def rows(self, batch: Sequence[RunSpec]) -> Tables:
         """runstack's rows for ``batch``, numbering the history after the previous batch."""
         tables = runstack_tables(batch, self.experiment_id, self.location, self.next_seq)
-        self.next_seq += len(tables["metric_blocks"][1])
+        self.next_seq += len(batch)
         return tables
 
     def add(self, batch: Sequence[RunSpec]) -> None:
