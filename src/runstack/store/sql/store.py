@@ -357,10 +357,14 @@ class SqlStore(ExperimentStore):
         fold = points >= COMPACT_EVERY or rows >= COMPACT_EVERY_ROWS
 
         def log(tx: Tx) -> None:
-            require_active_run(tx, run_id)
-            write_params(tx, run_id, params)
-            write_tags(tx, run_id, tags)
-            write_metrics(tx, run_id, metrics)
+            if metrics and not params and not tags:  # the hot path: check and write at once
+                if not write_metrics(tx, run_id, metrics, if_active=True):
+                    require_active_run(tx, run_id)  # raises: the run is missing or deleted
+            else:
+                require_active_run(tx, run_id)
+                write_params(tx, run_id, params)
+                write_tags(tx, run_id, tags)
+                write_metrics(tx, run_id, metrics)
             if fold:
                 fold_run(tx, run_id)
 

@@ -75,6 +75,18 @@ _APPEND_BATCH = Prepared(
         run_id=_RUN, n_points=sa.bindparam("n_points"), points=sa.bindparam("points")
     )
 )
+# The same row, written only if the run exists and is active: checking and writing in one
+# statement saves a round trip on the hot path (metrics alone, one call per training step).
+_APPEND_BATCH_IF_ACTIVE = Prepared(
+    sa.insert(t.metric_log).from_select(
+        ["run_id", "n_points", "points"],
+        sa.select(
+            t.runs.c.run_id,
+            sa.bindparam("n_points", type_=sa.Integer),
+            sa.bindparam("points", type_=sa.LargeBinary),
+        ).where(t.runs.c.run_id == _RUN, t.runs.c.lifecycle_stage == "active"),
+    )
+)
 _UPSERT_LATEST = Prepared(_upsert_latest)
 
 # PostgreSQL: many latest values as one statement, the columns bound as arrays and expanded
@@ -178,40 +190,25 @@ def write_tags(tx: Tx, run_id: str, tags: Sequence[tuple[str, str]]) -> None:
         tx.run(_RENAME_RUN, {"run_id": run_id, "name": latest[RUN_NAME_TAG]})
 
 
-def write_metrics(tx: Tx, run_id: str, metrics: Sequence[Metric]) -> None:
-    """Append one logging call's points to the run's log, as one packed row."""
+def write_metrics(tx: Tx, run_id: str, metrics: Sequence[Metric], if_active: bool = False) -> bool:
+    """Append one logging call's points to the run's log, as one packed row. With
+    ``if_active``, only if the run exists and is active; returns whether it was written."""
+    if not metrics:
+        return True
     if isinstance(metrics, MetricColumns):  # log_metrics: one timestamp and step for all
         count = len(metrics)
-        append_points(
-            tx,
-            run_id,
-            metrics.keys,
-            metrics.values,
-            [metrics.timestamp] * count,
-            [metrics.step] * count,
+        points = pack_batch(
+            metrics.keys, metrics.values, [metrics.timestamp] * count, [metrics.step] * count
         )
-    elif metrics:
-        append_points(
-            tx,
-            run_id,
+    else:
+        points = pack_batch(
             [m.key for m in metrics],
             [m.value for m in metrics],
             [m.timestamp for m in metrics],
             [m.step for m in metrics],
         )
-
-
-def append_points(
-    tx: Tx,
-    run_id: str,
-    keys: Sequence[str],
-    values: Sequence[float],
-    timestamps: Sequence[int],
-    steps: Sequence[int],
-) -> None:
-    """``write_metrics`` for points already split into columns (validated by the caller)."""
-    points = pack_batch(keys, values, timestamps, steps)
-    tx.run(_APPEND_BATCH, {"run_id": run_id, "n_points": len(keys), "points": points})
+    statement = _APPEND_BATCH_IF_ACTIVE if if_active else _APPEND_BATCH
+    return tx.run(statement, {"run_id": run_id, "n_points": len(metrics), "points": points}) > 0
 
 
 class _KeyPoints:
