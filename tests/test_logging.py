@@ -57,7 +57,7 @@ def test_metric_history_is_kept_in_logging_order(tracking: str) -> None:
 def test_history_order_survives_compaction(tracking: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The store moves history between tables (every few values, and when a run ends); each
     key's history stays in logging order across those moves."""
-    monkeypatch.setattr(sql_store, "COMPACT_EVERY", 3, raising=False)
+    monkeypatch.setattr(sql_store, "FOLD_EVERY_POINTS", 3)
     run_id = runstack.start_run().info.run_id
     expected: dict[str, list[float]] = {"a": [], "b": []}
     for i in range(10):

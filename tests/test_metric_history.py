@@ -21,7 +21,7 @@ def _rows(table: str) -> int:
 def test_history_is_whole_and_ordered_across_compactions(
     tracking: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql_store, "COMPACT_EVERY", 7)
+    monkeypatch.setattr(sql_store, "FOLD_EVERY_POINTS", 7)
     client = runstack.MlflowClient()
     logged: list[tuple[float, int]] = []
     with runstack.start_run() as run:

@@ -120,7 +120,7 @@ def test_metric_series_history_and_latest(
     end_after: int,
 ) -> None:
     # Small compaction threshold: history moves between the store's tables mid-series.
-    monkeypatch.setattr(sql_store, "COMPACT_EVERY", 5, raising=False)
+    monkeypatch.setattr(sql_store, "FOLD_EVERY_POINTS", 5)
     run = runstack.active_run() or runstack.start_run()
     name = f"{key}_{next(unique)}"
     client = fresh_client()

@@ -143,9 +143,10 @@ for _table in (params, tags):
 #   new points wait here until their run is folded;
 # - ``metric_blocks``: one row per (run, key, fold), that key's points from the folded calls,
 #   each with its call's ``seq``, so reading one key's history reads only that key's blocks.
-# Folding (``writes.fold_runs``) moves a run's log rows into blocks and brings
-# ``latest_metrics`` up to date: every COMPACT_EVERY points, when the run ends, and before a
-# search that filters or sorts on metrics. Reads merge in the log rows still waiting.
+# Folding (``writes.fold_run``) moves a run's log rows into blocks and brings
+# ``latest_metrics`` up to date: every few thousand points or hundred calls (``store.py``),
+# when the run ends, and before a search that filters or sorts on metrics. Reads merge in the
+# log rows still waiting.
 metric_log = Table(
     "metric_log",
     metadata,

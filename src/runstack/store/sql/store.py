@@ -129,8 +129,8 @@ _ANY_LOGGED_POINTS = Prepared(sa.select(_log.seq).limit(1))
 # A run's log is folded (see writes.fold_run) once this process has added this many points
 # or log rows to it. Reads merge the unfolded rows (about 0.3 µs a point), so the log of an
 # active run stays short; a fold costs a few hundred µs plus well under 1 µs a point.
-COMPACT_EVERY = 5_000
-COMPACT_EVERY_ROWS = 100
+FOLD_EVERY_POINTS = 5_000
+FOLD_EVERY_CALLS = 100
 
 
 class _Values:
@@ -177,7 +177,7 @@ class SqlStore(ExperimentStore):
 
     def __init__(self, db: Database) -> None:
         super().__init__(db)
-        # (points, rows) this process logged per run since it last folded that run's log.
+        # (points, calls) this process logged per run since it last folded that run's log.
         self._unfolded: dict[str, tuple[int, int]] = {}
 
     @classmethod
@@ -351,10 +351,10 @@ class SqlStore(ExperimentStore):
         params: Sequence[tuple[str, str]],
         tags: Sequence[tuple[str, str]],
     ) -> None:
-        points, rows = self._unfolded.get(run_id, (0, 0))
+        points, calls = self._unfolded.get(run_id, (0, 0))
         if metrics:
-            points, rows = points + len(metrics), rows + 1
-        fold = points >= COMPACT_EVERY or rows >= COMPACT_EVERY_ROWS
+            points, calls = points + len(metrics), calls + 1
+        fold = points >= FOLD_EVERY_POINTS or calls >= FOLD_EVERY_CALLS
 
         def log(tx: Tx) -> None:
             if metrics and not params and not tags:  # the hot path: check and write at once
@@ -369,7 +369,7 @@ class SqlStore(ExperimentStore):
                 fold_run(tx, run_id)
 
         self.db.write(log)
-        self._unfolded[run_id] = (0, 0) if fold else (points, rows)
+        self._unfolded[run_id] = (0, 0) if fold else (points, calls)
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
         def log(tx: Tx) -> None:
