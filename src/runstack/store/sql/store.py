@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from runstack.clock import now_ms
 from runstack.entities import (
@@ -53,6 +54,24 @@ _RUN_STATE = Prepared(
 )
 _INSERT_RUN = Prepared(sa.insert(t.runs))
 _INSERT_TAG = Prepared(sa.insert(t.tags))
+
+
+def _insert_tags_unnested(_dialect_name: str) -> Any:
+    """PostgreSQL: a new run's tags as one statement (psycopg's executemany runs one
+    statement per row, about 50 µs of client CPU each)."""
+    text_array = postgresql.ARRAY(sa.Text)
+    pairs = (
+        sa.func.unnest(
+            sa.bindparam("keys", type_=text_array), sa.bindparam("values", type_=text_array)
+        )
+        .table_valued("key", "value")
+        .render_derived(name="pairs")
+    )
+    rows = sa.select(sa.bindparam("run_id", type_=sa.String), pairs.c.key, pairs.c.value)
+    return sa.insert(t.tags).from_select(["run_id", "key", "value"], rows)
+
+
+_INSERT_TAGS_UNNESTED = Prepared(_insert_tags_unnested)
 _RESUME = Prepared(
     sa.update(t.runs)
     .where(t.runs.c.run_id == _RUN)
@@ -233,9 +252,14 @@ class SqlStore(ExperimentStore):
                 else now + heartbeat_timeout_ms,
             }
             tx.run(_INSERT_RUN, values)
-            tx.many(
-                _INSERT_TAG, [{"run_id": run_id, "key": k, "value": v} for k, v in all_tags.items()]
-            )
+            if tx.dialect.name == "postgresql":
+                keys, tag_values = list(all_tags), list(all_tags.values())
+                tx.run(
+                    _INSERT_TAGS_UNNESTED, {"run_id": run_id, "keys": keys, "values": tag_values}
+                )
+            else:
+                rows = [{"run_id": run_id, "key": k, "value": v} for k, v in all_tags.items()]
+                tx.many(_INSERT_TAG, rows)
             return Run(info=run_info_from_row(_Values(values)), data=RunData(tags=all_tags))
 
         return self.db.write(create)
