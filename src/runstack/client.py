@@ -30,6 +30,7 @@ from runstack.tracking_uri import get_tracking_uri, normalise_uri
 from runstack.validation import (
     as_str_dict,
     preview,
+    validate_batch_params,
     validate_experiment_id,
     validate_experiment_name,
     validate_experiment_tag,
@@ -277,14 +278,7 @@ class TrackingClient:
     ) -> async_logging.RunOperations | None:
         """Log all of it in one transaction: everything is stored, or nothing."""
         checked_metrics = [make_metric(m.key, m.value, m.timestamp, m.step) for m in metrics]
-        checked_params = [validate_param(p.key, p.value) for p in params]
-        seen: dict[str, str] = {}
-        for key, value in checked_params:
-            if seen.setdefault(key, value) != value:
-                raise InvalidParameterError(
-                    f"Param {key!r} appears twice in one batch with different values "
-                    f"({seen[key]!r} and {value!r}); params are immutable."
-                )
+        checked_params = validate_batch_params((p.key, p.value) for p in params)
         checked_tags = [validate_tag(t.key, t.value) for t in tags]
         return self._log(run_id, checked_metrics, checked_params, checked_tags, synchronous)
 

@@ -107,6 +107,20 @@ class RunInfo:
         """The deprecated alias MLflow's REST API still returns."""
         return self.run_id
 
+    def to_dictionary(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "run_uuid": self.run_id,
+            "experiment_id": self.experiment_id,
+            "run_name": self.run_name,
+            "user_id": self.user_id,
+            "status": self.status,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "artifact_uri": self.artifact_uri,
+            "lifecycle_stage": self.lifecycle_stage,
+        }
+
 
 @dataclass(frozen=True)
 class RunData:
@@ -201,20 +215,8 @@ class Run:
     inputs: RunInputs = field(default_factory=RunInputs)
 
     def to_dictionary(self) -> dict[str, Any]:
-        info = self.info
         return {
-            "info": {
-                "run_id": info.run_id,
-                "run_uuid": info.run_id,
-                "experiment_id": info.experiment_id,
-                "run_name": info.run_name,
-                "user_id": info.user_id,
-                "status": info.status,
-                "start_time": info.start_time,
-                "end_time": info.end_time,
-                "artifact_uri": info.artifact_uri,
-                "lifecycle_stage": info.lifecycle_stage,
-            },
+            "info": self.info.to_dictionary(),
             "data": {
                 "metrics": dict(self.data.metrics),
                 "params": dict(self.data.params),

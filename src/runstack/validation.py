@@ -12,6 +12,7 @@ import math
 import numbers
 import posixpath
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from runstack.entities import RunStatus
@@ -106,6 +107,20 @@ def require_storable(text: str, what: str) -> None:
 
 def validate_param(key: object, value: object) -> tuple[str, str]:
     return validate_key(key, "Param"), _validate_text_value(value, "Param", MAX_PARAM_VALUE_LENGTH)
+
+
+def validate_batch_params(params: Iterable[tuple[object, object]]) -> list[tuple[str, str]]:
+    """One batch's (key, value) params, each checked; a key given twice must keep its value,
+    since params are immutable."""
+    checked = [validate_param(key, value) for key, value in params]
+    seen: dict[str, str] = {}
+    for key, value in checked:
+        if seen.setdefault(key, value) != value:
+            raise InvalidParameterError(
+                f"Param {key!r} appears twice in one batch with different values "
+                f"({seen[key]!r} and {value!r}); params are immutable."
+            )
+    return checked
 
 
 def validate_tag(key: object, value: object) -> tuple[str, str]:

@@ -32,6 +32,7 @@ from runstack.server.handlers_experiments import DEFAULT_MAX_RESULTS, view_type
 from runstack.server.proto_json import run_info_json, run_json, runs_page
 from runstack.store.base import Store
 from runstack.validation import (
+    validate_batch_params,
     validate_experiment_id,
     validate_key,
     validate_param,
@@ -179,14 +180,7 @@ def write_batch(store: Store, args: dict[str, Any]) -> None:
     metrics = [
         make_metric(m["key"], m["value"], m["timestamp"], m["step"]) for m in args["metrics"]
     ]
-    params = [validate_param(k, v) for k, v in args["params"]]
-    seen: dict[str, str] = {}
-    for key, value in params:
-        if seen.setdefault(key, value) != value:
-            raise InvalidParameterError(
-                f"Param {key!r} appears twice in one batch with different values "
-                f"({seen[key]!r} and {value!r}); params are immutable."
-            )
+    params = validate_batch_params(args["params"])
     tags = [validate_tag(k, v) for k, v in args["tags"]]
     store.log_batch(run_id, metrics, params, tags)
 

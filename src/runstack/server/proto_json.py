@@ -46,19 +46,7 @@ def metric_json(metric: Metric, with_run_id: bool = False) -> dict[str, Any]:
 
 
 def run_info_json(info: RunInfo) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "run_id": info.run_id,
-        "run_uuid": info.run_id,
-        "run_name": info.run_name,
-        "experiment_id": info.experiment_id,
-        "user_id": info.user_id,
-        "status": info.status,
-        "start_time": info.start_time,
-        "end_time": info.end_time,
-        "artifact_uri": info.artifact_uri,
-        "lifecycle_stage": info.lifecycle_stage,
-    }
-    return omit_empty(body)
+    return omit_empty(info.to_dictionary())
 
 
 def run_json(run: Run) -> dict[str, Any]:
