@@ -339,11 +339,17 @@ class Database:
                 connection.close()
 
     def _drop_idle(self) -> None:
-        while self._idle:
+        for connection in self._take_idle():
+            connection.invalidate()
+
+    def _take_idle(self) -> list[Any]:
+        """Empty the idle connections, safely while other threads take some too."""
+        taken = []
+        while True:
             try:
-                self._idle.pop().invalidate()
-            except IndexError:  # taken by another thread meanwhile
-                break
+                taken.append(self._idle.pop())
+            except IndexError:
+                return taken
 
     def _is_retryable(self, error: Exception) -> bool:
         original = getattr(error, "orig", None) or error
@@ -354,11 +360,8 @@ class Database:
 
     def close(self) -> None:
         if os.getpid() == self._pid:
-            while self._idle:
-                try:
-                    self._idle.pop().close()
-                except IndexError:
-                    break
+            for connection in self._take_idle():
+                connection.close()
         self.engine.dispose()
 
 

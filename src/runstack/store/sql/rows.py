@@ -110,8 +110,9 @@ _TAGS_BY_IDS = Prepared(
 )
 _LATEST_BY_IDS = Prepared(lambda d: sa.select(*_LATEST_COLUMNS).where(any_of_ids(_lm.run_id, d)))
 _log = t.metric_log.c
-_LOGGED_OF_RUN = Prepared(
-    sa.select(_log.run_id, _log.points).where(_log.run_id == _ID).order_by(_log.seq)
+# A run's log rows not folded yet, in logging order (merged by reads; see schema.py).
+LOGGED_OF_RUN = Prepared(
+    sa.select(_log.run_id, _log.seq, _log.points).where(_log.run_id == _ID).order_by(_log.seq)
 )
 _LOGGED_BY_IDS = Prepared(
     lambda d: (
@@ -137,7 +138,7 @@ def load_runs(tx: Tx, run_ids: Sequence[str]) -> dict[str, Run]:
             tx.all(_PARAMS_OF_RUN, key),
             tx.all(_TAGS_OF_RUN, key),
             tx.all(_LATEST_OF_RUN, key),
-            tx.all(_LOGGED_OF_RUN, key),
+            tx.all(LOGGED_OF_RUN, key),
         )
     ids = ids_param(tx, run_ids)
     return _assemble(

@@ -33,7 +33,13 @@ from runstack.store.sql.experiments import ExperimentStore, experiment_row
 from runstack.store.sql.inputs import with_inputs, write_inputs
 from runstack.store.sql.migrate import ensure_schema
 from runstack.store.sql.packing import unpack_batch, unpack_block
-from runstack.store.sql.rows import RUN_BY_ID, RUN_COLUMNS, load_runs, run_info_from_row
+from runstack.store.sql.rows import (
+    LOGGED_OF_RUN,
+    RUN_BY_ID,
+    RUN_COLUMNS,
+    load_runs,
+    run_info_from_row,
+)
 from runstack.store.sql.writes import (
     RUN_NAME_TAG,
     fold_run,
@@ -140,9 +146,6 @@ _BLOCKS_OF_KEY = Prepared(
     .order_by(_blocks.first_seq)
 )
 _log = t.metric_log.c
-_LOGGED_OF_RUN = Prepared(
-    sa.select(_log.seq, _log.points).where(_log.run_id == _RUN).order_by(_log.seq)
-)
 _RUNS_WITH_LOGGED_POINTS = Prepared(sa.select(_log.run_id).distinct())
 _ANY_LOGGED_POINTS = Prepared(sa.select(_log.seq).limit(1))
 # A run's log is folded (see writes.fold_run) once this process has added this many points
@@ -419,7 +422,7 @@ class SqlStore(ExperimentStore):
             for row in tx.all(_BLOCKS_OF_KEY, {"run_id": run_id, "key": key}):
                 block = unpack_block(row.points)
                 points += zip(block.seqs, block.values, block.timestamps, block.steps, strict=True)
-            for row in tx.all(_LOGGED_OF_RUN, {"run_id": run_id}):
+            for row in tx.all(LOGGED_OF_RUN, {"run_id": run_id}):
                 batch = unpack_batch(row.points)
                 points += (
                     (row.seq, value, timestamp, step)
