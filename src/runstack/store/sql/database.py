@@ -258,6 +258,14 @@ class Database:
         """Run ``work`` in one read transaction (a consistent snapshot)."""
         return self._retrying(lambda: self._once(work, write=False))
 
+    def write_alone(self, work: Callable[[Tx], T]) -> T:
+        """Run ``work``, which executes exactly one statement, as that statement's own
+        transaction. On PostgreSQL it runs in autocommit mode: no BEGIN and no COMMIT, two
+        round trips fewer than ``write``. SQLite has no round trips to save: ``write``."""
+        if self.is_sqlite:
+            return self.write(work)
+        return self._retrying(lambda: self._once(work, write=True, alone=True))
+
     def write_with_connection(self, work: Callable[[Connection], T]) -> T:
         """A write transaction on a SQLAlchemy connection (for Alembic and DDL)."""
 
@@ -303,10 +311,12 @@ class Database:
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _once(self, work: Callable[[Tx], T], write: bool) -> T:
+    def _once(self, work: Callable[[Tx], T], write: bool, alone: bool = False) -> T:
         connection = self._connection()
         reusable = False
         try:
+            if alone:
+                connection.dbapi_connection.autocommit = True
             cursor = connection.cursor()
             begin = self._begin.get(write)
             if begin:
@@ -334,8 +344,12 @@ class Database:
                 raise
         finally:
             if reusable:
+                if alone:  # idle connections are all alike: transactions begin implicitly
+                    connection.dbapi_connection.autocommit = False
                 self._idle.append(connection)
             else:
+                if alone and connection.is_valid:
+                    connection.invalidate()  # the pool must never hand out autocommit ones
                 connection.close()
 
     def _drop_idle(self) -> None:

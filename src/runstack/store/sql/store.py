@@ -1,7 +1,10 @@
 """The SQL store: experiments, runs and what they log, on SQLite or PostgreSQL.
 
 Each public method is one transaction (``Database.write``/``read``): it checks everything it
-needs inside that transaction before its first write, so a failed call leaves no trace.
+needs inside that transaction before its first write, so a failed call leaves no trace. On
+PostgreSQL, starting a run, ending it and logging metrics alone try one statement first
+(``one_statement.py``); ending a run then folds its log in a second transaction, which only
+moves points that reads already see.
 Experiment operations live in ``experiments.py``; this class adds runs and logging.
 """
 
@@ -12,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from runstack.clock import now_ms
 from runstack.entities import (
@@ -26,7 +28,7 @@ from runstack.entities import (
     ViewType,
 )
 from runstack.errors import InvalidParameterError, InvalidStateError, ResourceNotFoundError
-from runstack.store.sql import liveness
+from runstack.store.sql import liveness, one_statement
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Database, Prepared, Tx
 from runstack.store.sql.experiments import ExperimentStore, experiment_row
@@ -62,22 +64,6 @@ _INSERT_RUN = Prepared(sa.insert(t.runs))
 _INSERT_TAG = Prepared(sa.insert(t.tags))
 
 
-def _insert_tags_unnested(_dialect_name: str) -> Any:
-    """PostgreSQL: a new run's tags as one statement (psycopg's executemany runs one
-    statement per row, about 50 µs of client CPU each)."""
-    text_array = postgresql.ARRAY(sa.Text)
-    pairs = (
-        sa.func.unnest(
-            sa.bindparam("keys", type_=text_array), sa.bindparam("values", type_=text_array)
-        )
-        .table_valued("key", "value")
-        .render_derived(name="pairs")
-    )
-    rows = sa.select(sa.bindparam("run_id", type_=sa.String), pairs.c.key, pairs.c.value)
-    return sa.insert(t.tags).from_select(["run_id", "key", "value"], rows)
-
-
-_INSERT_TAGS_UNNESTED = Prepared(_insert_tags_unnested)
 _RESUME = Prepared(
     sa.update(t.runs)
     .where(t.runs.c.run_id == _RUN)
@@ -225,6 +211,44 @@ class SqlStore(ExperimentStore):
         run_id = uuid.uuid4().hex
         all_tags = dict(tags)
         all_tags[RUN_NAME_TAG] = run_name
+        now = now_ms()
+        values = {
+            "run_id": run_id,
+            "experiment_id": int(experiment_id),
+            "name": run_name,
+            "user_id": user_id,
+            "status": "RUNNING",
+            "start_time": start_time,
+            "end_time": None,
+            "lifecycle_stage": ACTIVE,
+            "deleted_time": None,
+            "deleted_with_experiment": False,
+            "heartbeat_time": None if heartbeat_timeout_ms is None else now,
+            "heartbeat_deadline": (
+                None if heartbeat_timeout_ms is None else now + heartbeat_timeout_ms
+            ),
+        }
+
+        def created(artifact_uri: str) -> Run:
+            info = run_info_from_row(_Values({**values, "artifact_uri": artifact_uri}))
+            return Run(info=info, data=RunData(tags=all_tags))
+
+        if not self.db.is_sqlite:
+            artifact_uri = self.db.write_alone(
+                lambda tx: tx.scalar(
+                    one_statement.CREATE_RUN,
+                    {
+                        **values,
+                        "parent_run_id": parent_run_id,
+                        "default_location": f"{self.artifact_root}/{experiment_id}",
+                        "keys": list(all_tags),
+                        "values": list(all_tags.values()),
+                    },
+                )
+            )
+            if artifact_uri is not None:
+                return created(artifact_uri)
+            # Nothing was written: the transaction below finds out why and says so.
 
         def create(tx: Tx) -> Run:
             experiment = experiment_row(tx, experiment_id)
@@ -236,34 +260,10 @@ class SqlStore(ExperimentStore):
             if parent_run_id is not None:
                 require_active_run(tx, parent_run_id, what="Parent run")
             location = experiment.artifact_location or f"{self.artifact_root}/{experiment_id}"
-            now = now_ms()
-            values = {
-                "run_id": run_id,
-                "experiment_id": experiment.experiment_id,
-                "name": run_name,
-                "user_id": user_id,
-                "status": "RUNNING",
-                "start_time": start_time,
-                "end_time": None,
-                "artifact_uri": f"{location}/{run_id}/artifacts",
-                "lifecycle_stage": ACTIVE,
-                "deleted_time": None,
-                "deleted_with_experiment": False,
-                "heartbeat_time": None if heartbeat_timeout_ms is None else now,
-                "heartbeat_deadline": None
-                if heartbeat_timeout_ms is None
-                else now + heartbeat_timeout_ms,
-            }
-            tx.run(_INSERT_RUN, values)
-            if tx.dialect.name == "postgresql":
-                keys, tag_values = list(all_tags), list(all_tags.values())
-                tx.run(
-                    _INSERT_TAGS_UNNESTED, {"run_id": run_id, "keys": keys, "values": tag_values}
-                )
-            else:
-                rows = [{"run_id": run_id, "key": k, "value": v} for k, v in all_tags.items()]
-                tx.many(_INSERT_TAG, rows)
-            return Run(info=run_info_from_row(_Values(values)), data=RunData(tags=all_tags))
+            tx.run(_INSERT_RUN, {**values, "artifact_uri": f"{location}/{run_id}/artifacts"})
+            rows = [{"run_id": run_id, "key": k, "value": v} for k, v in all_tags.items()]
+            tx.many(_INSERT_TAG, rows)
+            return created(f"{location}/{run_id}/artifacts")
 
         return self.db.write(create)
 
@@ -326,6 +326,18 @@ class SqlStore(ExperimentStore):
         end_time: int | None,
         run_name: str | None,
     ) -> RunInfo:
+        ending = status is not None and status not in _NON_TERMINAL
+        if ending and run_name is None and not self.db.is_sqlite:
+            finished = end_time if end_time is not None else now_ms()
+            values = {"run_id": run_id, "status": status, "end_time": finished}
+            row = self.db.write_alone(lambda tx: tx.first(one_statement.FINISH_RUN, values))
+            if row is not None:
+                if row.unfolded:  # its own transaction: reads merge unfolded points meanwhile
+                    self.db.write(lambda tx: fold_run(tx, run_id))
+                self._unfolded.pop(run_id, None)
+                return run_info_from_row(row)
+            # Nothing was written: the transaction below finds out why and says so.
+
         def update(tx: Tx) -> RunInfo:
             row = None
             if status in _NON_TERMINAL:
@@ -345,7 +357,7 @@ class SqlStore(ExperimentStore):
             return run_info_from_row(row)
 
         info = self.db.write(update)
-        if status is not None and status not in _NON_TERMINAL:
+        if ending:
             self._unfolded.pop(run_id, None)
         return info
 
@@ -383,8 +395,20 @@ class SqlStore(ExperimentStore):
             points, calls = points + len(metrics), calls + 1
         fold = points >= FOLD_EVERY_POINTS or calls >= FOLD_EVERY_CALLS
 
+        only_metrics = bool(metrics) and not params and not tags
+        # The hot path, one statement on PostgreSQL: append if the run is active. When it
+        # appended nothing, the transaction below finds out why and says so.
+        if (
+            only_metrics
+            and not fold
+            and not self.db.is_sqlite
+            and self.db.write_alone(lambda tx: write_metrics(tx, run_id, metrics, if_active=True))
+        ):
+            self._unfolded[run_id] = (points, calls)
+            return
+
         def log(tx: Tx) -> None:
-            if metrics and not params and not tags:  # the hot path: check and write at once
+            if only_metrics:  # check and write at once
                 if not write_metrics(tx, run_id, metrics, if_active=True):
                     require_active_run(tx, run_id)  # raises: the run is missing or deleted
             else:

@@ -1,0 +1,84 @@
+"""Requests done as one statement (``Database.write_alone``: on PostgreSQL, creating a run,
+ending it and a metrics-only logging call each run as a single autocommit statement).
+
+The connection must go back to ordinary transactions afterwards, and when the single
+statement writes nothing (a missing or deleted experiment, run or parent), the ordinary
+transaction must raise the ordinary error and write nothing either. Run on both backends:
+SQLite takes the ordinary transactions, so the two must agree."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+import runstack
+from readback import count_rows
+from runstack.errors import InvalidStateError, ResourceNotFoundError
+from runstack.store import get_store
+from runstack.store.sql.database import Tx
+
+
+def test_a_failed_transaction_after_single_statements_still_writes_nothing(tracking: str) -> None:
+    client = runstack.MlflowClient()
+    run = client.create_run("0")
+    client.log_metric(run.info.run_id, "loss", 0.5)
+    client.set_terminated(run.info.run_id)
+    store = get_store(tracking)
+
+    def half_done(tx: Tx) -> None:
+        tx.run(
+            sa.text("INSERT INTO experiment_tags (experiment_id, key, value) VALUES (0, 'k', 'v')")
+        )
+        raise RuntimeError("fails after its first write")
+
+    with pytest.raises(RuntimeError):
+        store.db.write(half_done)
+    assert count_rows("experiment_tags") == 0
+
+
+def test_single_statements_write_what_the_transactions_would(tracking: str) -> None:
+    client = runstack.MlflowClient()
+    parent = client.create_run("0", tags={"team": "a"})
+    child = client.create_run(
+        "0", run_name="child", tags={"mlflow.parentRunId": parent.info.run_id}
+    )
+    client.log_metric(child.info.run_id, "loss", 0.25, step=3)
+    client.set_terminated(child.info.run_id, "KILLED", end_time=1234)
+    stored = client.get_run(child.info.run_id)
+    assert stored.info.status == "KILLED" and stored.info.end_time == 1234
+    assert stored.info.run_name == "child"
+    assert stored.info.artifact_uri.endswith(f"/0/{child.info.run_id}/artifacts")
+    assert stored.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert stored.data.metrics == {"loss": 0.25}
+    assert count_rows("metric_log") == 0  # ending the run folded its log
+    assert client.get_run(parent.info.run_id).data.tags["team"] == "a"
+
+
+def test_a_run_in_a_deleted_or_missing_experiment_is_refused_and_nothing_written(
+    tracking: str,
+) -> None:
+    client = runstack.MlflowClient()
+    experiment_id = client.create_experiment("gone")
+    client.delete_experiment(experiment_id)
+    with pytest.raises(InvalidStateError, match="is deleted"):
+        client.create_run(experiment_id, tags={"k": "v"})
+    with pytest.raises(ResourceNotFoundError, match="No experiment with id '987654'"):
+        client.create_run("987654", tags={"k": "v"})
+    assert count_rows("runs") == 0 and count_rows("tags") == 0
+
+
+def test_ending_or_logging_to_a_deleted_run_is_refused_and_changes_nothing(tracking: str) -> None:
+    client = runstack.MlflowClient()
+    run_id = client.create_run("0").info.run_id
+    client.delete_run(run_id)
+    with pytest.raises(InvalidStateError, match="is deleted"):
+        client.set_terminated(run_id, "FAILED")
+    with pytest.raises(InvalidStateError, match="is deleted"):
+        client.log_metric(run_id, "loss", 1.0)
+    with pytest.raises(ResourceNotFoundError, match="does not exist"):
+        client.set_terminated("0" * 32, "FAILED")
+    with pytest.raises(ResourceNotFoundError, match="does not exist"):
+        client.log_metric("0" * 32, "loss", 1.0)
+    client.restore_run(run_id)
+    assert client.get_run(run_id).info.status == "RUNNING"
+    assert count_rows("metric_log") == 0 and count_rows("metric_blocks") == 0
