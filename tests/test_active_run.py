@@ -59,6 +59,29 @@ def test_info_status_after_end(tracking: str) -> None:
     assert run.info.end_time is not None
 
 
+def test_the_ended_run_is_shown_without_reading_it_back(
+    tracking: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = runstack.start_run(tags={"team": "a"})
+    store = run.client.store
+    read = store.get_run
+    reads: list[str] = []
+    monkeypatch.setattr(store, "get_run", lambda run_id: reads.append(run_id) or read(run_id))
+    runstack.end_run("FAILED")
+    assert run.info.status == "FAILED" and run.info.end_time is not None
+    assert run.data.tags["team"] == "a"
+    assert reads == []  # the store's answer to end_run was enough
+    stored = fresh_client().get_run(run.info.run_id)
+    assert run.info == stored.info and run.data.tags == stored.data.tags
+
+
+def test_the_ended_run_still_shows_what_was_logged_before_the_end(tracking: str) -> None:
+    run = runstack.start_run()
+    runstack.log_metric("loss", 0.5)
+    runstack.end_run()
+    assert run.data.metrics == {"loss": 0.5} and run.info.status == "FINISHED"
+
+
 def test_with_block_finishes_its_run(tracking: str) -> None:
     with runstack.start_run() as run:
         assert runstack.active_run() is run

@@ -57,6 +57,14 @@ class ActiveRun(Run):
             self._cached_version = seen
         return self._cached
 
+    def take_end(self, info: RunInfo, version_before: int) -> None:
+        """Keep ``info``, the store's answer to this process ending the run, as the cached
+        info: no read when the run is looked at after its end (``run.info.run_id``), as long
+        as the cached copy was current before the end and nothing else wrote since."""
+        if self._cached_version == version_before == changes.version(self._run_id) - 1:
+            self._cached = Run(info=info, data=self._cached.data, inputs=self._cached.inputs)
+            self._cached_version = version_before + 1
+
     @property
     def info(self) -> RunInfo:
         return self._current().info

@@ -12,7 +12,7 @@ import os
 from types import SimpleNamespace
 from typing import Any
 
-from runstack import context, experiment_choice, heartbeat, lifecycle, tracking_uri
+from runstack import changes, context, experiment_choice, heartbeat, lifecycle, tracking_uri
 from runstack.active_run import ActiveRun
 from runstack.async_logging import RunOperations
 from runstack.async_logging import flush as flush_async_logging
@@ -178,7 +178,8 @@ def _create_run(
 def end_active_run(run: ActiveRun, status: str) -> None:
     """Record the run's end in its store, then take it off the stack (not before: a failed
     write leaves it active)."""
-    run.client.set_terminated(run.run_id, status)
+    version_before = changes.version(run.run_id)
+    run.take_end(run.client.set_terminated(run.run_id, status), version_before)
     if run in context.active_runs():
         context.remove(run)
         context.record_ended(run)
