@@ -1,7 +1,8 @@
 """What an endpoint is: a path, its methods, its request fields and a handler.
 
 Handlers are plain synchronous functions of (store, parsed fields) returning the JSON body;
-the app runs them in a worker thread, because store calls block on the database.
+the app runs them in a worker thread, because store calls block on the database (or, for a
+``quick`` endpoint on PostgreSQL with no other request in the process, on the event loop).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class Endpoint:
     summary: str
     response: str  # the response body, described for the OpenAPI document
     prefix: str = MLFLOW_PREFIX
+    # One short store call on one run (start, end, one value): the app may answer it on the
+    # event loop itself when it is the only request in the process (see app.py).
+    quick: bool = False
 
     @property
     def full_path(self) -> str:

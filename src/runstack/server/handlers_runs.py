@@ -227,7 +227,15 @@ BATCH_FIELDS = (
 )
 
 ENDPOINTS = (
-    Endpoint("runs/create", POST, RUN_CREATE_FIELDS, create, "Create a RUNNING run.", "{run: Run}"),
+    Endpoint(
+        "runs/create",
+        POST,
+        RUN_CREATE_FIELDS,
+        create,
+        "Create a RUNNING run.",
+        "{run: Run}",
+        quick=True,
+    ),
     Endpoint("runs/get", GET, (RUN_ID,), get, "Get a run.", "{run: Run}"),
     Endpoint(
         "runs/update",
@@ -241,6 +249,7 @@ ENDPOINTS = (
         update,
         "Change a run's status, end time or name; RUNNING and SCHEDULED clear the end time.",
         "{run_info: RunInfo}",
+        quick=True,
     ),
     Endpoint("runs/delete", POST, (RUN_ID,), delete, "Soft-delete a run.", "{}"),
     Endpoint("runs/restore", POST, (RUN_ID,), restore, "Restore a deleted run.", "{}"),
@@ -275,6 +284,7 @@ ENDPOINTS = (
         log_metric,
         "Log one metric value.",
         "{}",
+        quick=True,
     ),
     Endpoint(
         "runs/log-parameter",
@@ -283,6 +293,7 @@ ENDPOINTS = (
         log_param,
         "Log one param (immutable once logged).",
         "{}",
+        quick=True,
     ),
     Endpoint(
         "runs/set-tag",
@@ -291,6 +302,7 @@ ENDPOINTS = (
         set_tag,
         "Set a run tag.",
         "{}",
+        quick=True,
     ),
     Endpoint("runs/delete-tag", POST, (RUN_ID, KEY), delete_tag, "Delete a run tag.", "{}"),
     Endpoint(

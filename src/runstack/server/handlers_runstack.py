@@ -118,6 +118,7 @@ ENDPOINTS = (
         "Create a run under a checked parent, with an optional heartbeat lease.",
         "{run: Run}",
         RUNSTACK_PREFIX,
+        quick=True,
     ),
     Endpoint(
         "runs/resume",
