@@ -5,6 +5,7 @@ keeps runs alive with heartbeats through the server, which reaps the dead ones."
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import threading
@@ -33,6 +34,7 @@ class FakeServer:
     def __init__(self, answers: dict[str, list[tuple[int, str] | None]]) -> None:
         self.answers = {path: list(replies) for path, replies in answers.items()}
         self.hits: dict[str, int] = {}
+        self.bodies: list[tuple[str, object]] = []  # (path, JSON body) of each POST
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,7 +42,9 @@ class FakeServer:
                 path = self.path.split("?")[0]
                 fake.hits[path] = fake.hits.get(path, 0) + 1
                 length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
+                data = self.rfile.read(length)
+                if self.command == "POST":
+                    fake.bodies.append((path, json.loads(data)))
                 replies = fake.answers.get(path) or [(404, "<html>Not Found</html>")]
                 reply = replies.pop(0) if len(replies) > 1 else replies[0]
                 if reply is None:  # drop the connection without answering
@@ -89,7 +93,9 @@ RUN_JSON = json.dumps(
         }
     }
 )
-GET_RUN = "/api/2.0/mlflow/runs/get"
+API = "/api/2.0/mlflow/"
+GET_RUN = API + "runs/get"
+BATCH = "/api/2.0/runstack/runs/log-batch"
 CREATE = "/api/2.0/runstack/runs/create"
 INFO = "/api/2.0/runstack/server-info"
 RUNSTACK_INFO = json.dumps({"server": "runstack", "api_version": 1})
@@ -154,6 +160,45 @@ def test_servers_without_runstack_endpoints_get_mlflow_calls() -> None:
         assert not store.is_runstack
         store.renew_heartbeats(["a" * 32], 1000)  # nothing to send to an MLflow server
     assert fake.hits == {INFO: 1}
+
+
+def test_one_value_alone_goes_to_the_endpoint_for_one_value() -> None:
+    run_id = "a" * 32
+    done = [(200, "{}")]
+    paths = ["runs/log-metric", "runs/log-parameter", "runs/set-tag"]
+    answers = {INFO: [(200, RUNSTACK_INFO)], BATCH: done} | {API + path: done for path in paths}
+    with FakeServer(answers) as fake:
+        store = RestStore(fake.url)
+        store.log_batch(run_id, [Metric("loss", math.nan, 5, 2)], [], [])
+        store.log_batch(run_id, [], [("lr", "0.1")], [])
+        store.log_batch(run_id, [], [], [("team", "a")])
+        store.log_batch(run_id, [Metric("loss", 1.0, 6, 3)], [("p", "1")], [])
+    metric = {"run_id": run_id, "key": "loss", "value": "NaN", "timestamp": 5, "step": 2}
+    assert fake.bodies == [
+        (API + "runs/log-metric", metric),
+        (API + "runs/log-parameter", {"run_id": run_id, "key": "lr", "value": "0.1"}),
+        (API + "runs/set-tag", {"run_id": run_id, "key": "team", "value": "a"}),
+        (
+            BATCH,
+            {
+                "run_id": run_id,
+                "metrics": [{"key": "loss", "value": 1.0, "timestamp": 6, "step": 3}],
+                "params": [{"key": "p", "value": "1"}],
+                "tags": [],
+            },
+        ),
+    ]
+
+
+def test_one_metric_is_never_replayed_but_one_param_is() -> None:
+    log_metric, log_param = API + "runs/log-metric", API + "runs/log-parameter"
+    answers = {INFO: [(200, RUNSTACK_INFO)], log_metric: [None], log_param: [None, (200, "{}")]}
+    with FakeServer(answers) as fake:
+        store = RestStore(fake.url)
+        with pytest.raises(StoreUnavailableError, match="may or may not have been applied"):
+            store.log_batch("a" * 32, [Metric("loss", 1.0, 5, 2)], [], [])
+        store.log_batch("a" * 32, [], [("lr", "0.1")], [])
+    assert fake.hits[log_metric] == 1 and fake.hits[log_param] == 2
 
 
 def test_mlflow_batches_respect_mlflow_limits() -> None:

@@ -510,6 +510,11 @@ class RestStore:
         params: Sequence[tuple[str, str]],
         tags: Sequence[tuple[str, str]],
     ) -> None:
+        single = _single_value_request(run_id, metrics, params, tags)
+        if single is not None:
+            path, body, retry = single
+            self._mlflow("POST", path, body, retry)
+            return
         if self.is_runstack:
             body = {
                 "run_id": run_id,
@@ -599,6 +604,24 @@ class RestStore:
         if run_ids and self.is_runstack:  # MLflow servers know no leases: nothing to renew
             body = {"run_ids": list(run_ids), "timeout_ms": timeout_ms}
             self.http.call("POST", RUNSTACK + "runs/renew-heartbeats", body)
+
+
+def _single_value_request(
+    run_id: str,
+    metrics: Sequence[Metric],
+    params: Sequence[tuple[str, str]],
+    tags: Sequence[tuple[str, str]],
+) -> tuple[str, dict[str, Any], str] | None:
+    """(path, body, retry) of MLflow's endpoint for one metric, param or tag, when that is all
+    there is to log: servers do less for it than for a batch (runstack's server answers it on
+    its event loop, see server/app.py)."""
+    if len(metrics) + len(params) + len(tags) != 1:
+        return None
+    if metrics:
+        return "runs/log-metric", {"run_id": run_id, **_metric_json(metrics[0])}, UNSENT
+    key, value = params[0] if params else tags[0]
+    path = "runs/log-parameter" if params else "runs/set-tag"
+    return path, {"run_id": run_id, "key": key, "value": value}, SAFE
 
 
 def _batch_retry(metrics: Sequence[Metric]) -> str:
