@@ -8,10 +8,12 @@ SQLite takes the ordinary transactions, so the two must agree."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
 import runstack
+from conftest import POSTGRES_ADMIN_URI
 from readback import count_rows
 from runstack.errors import InvalidStateError, ResourceNotFoundError
 from runstack.store import get_store
@@ -82,3 +84,33 @@ def test_ending_or_logging_to_a_deleted_run_is_refused_and_changes_nothing(track
     client.restore_run(run_id)
     assert client.get_run(run_id).info.status == "RUNNING"
     assert count_rows("metric_log") == 0 and count_rows("metric_blocks") == 0
+
+
+def _close_connections_from_the_server(tracking: str) -> None:
+    """What a PostgreSQL restart or an idle timeout does to the store's idle connections."""
+    idle = list(get_store(tracking).db._idle)
+    pids = [connection.dbapi_connection.info.backend_pid for connection in idle]
+    assert pids
+    admin_uri = POSTGRES_ADMIN_URI.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin_uri, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM unnest(%s::int[]) AS pid", [pids]
+        )
+
+
+@pytest.mark.parametrize("store_uri", ["postgresql"], indirect=True)
+def test_calls_go_on_after_postgresql_closed_the_connections(tracking: str) -> None:
+    client = runstack.MlflowClient()
+    run_id = client.create_run("0").info.run_id
+    _close_connections_from_the_server(tracking)
+    client.log_metric(run_id, "loss", 0.5)  # one statement, on a new connection
+    _close_connections_from_the_server(tracking)
+    client.set_terminated(run_id, "KILLED")
+    _close_connections_from_the_server(tracking)
+    client.create_run("0")
+    _close_connections_from_the_server(tracking)
+    client.set_tag(run_id, "after", "restart")  # an ordinary transaction
+    _close_connections_from_the_server(tracking)
+    run = client.get_run(run_id)
+    assert run.info.status == "KILLED" and run.data.metrics == {"loss": 0.5}
+    assert run.data.tags["after"] == "restart" and count_rows("runs") == 2

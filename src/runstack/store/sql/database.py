@@ -315,13 +315,13 @@ class Database:
         connection = self._connection()
         reusable = False
         try:
-            if alone:
-                connection.dbapi_connection.autocommit = True
             cursor = connection.cursor()
             begin = self._begin.get(write)
             if begin:
                 cursor.execute(begin)
             try:
+                if alone:  # raises, like a statement, on a connection found broken
+                    connection.dbapi_connection.autocommit = True
                 result = work(Tx(cursor, self.dialect))
                 connection.commit()
                 reusable = True
