@@ -19,15 +19,13 @@ from runstack.entities import Experiment, LifecycleStage, PagedList, ViewType
 from runstack.errors import InvalidStateError, ResourceAlreadyExistsError, ResourceNotFoundError
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Database, Prepared, Tx
-from runstack.store.sql.rows import load_experiments
+from runstack.store.sql.rows import with_experiment_tags
 
 ACTIVE = LifecycleStage.ACTIVE
 DELETED = LifecycleStage.DELETED
 _e = t.experiments.c
 _EXPERIMENT_BY_ID = Prepared(sa.select(t.experiments).where(_e.experiment_id == sa.bindparam("id")))
-_EXPERIMENT_BY_NAME = Prepared(
-    sa.select(_e.experiment_id, _e.lifecycle_stage).where(_e.name == sa.bindparam("name"))
-)
+_EXPERIMENT_BY_NAME = Prepared(sa.select(t.experiments).where(_e.name == sa.bindparam("name")))
 
 
 def default_artifact_root(db: Database) -> str:
@@ -103,18 +101,20 @@ class ExperimentStore:
         return self.db.write(create)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        found = self.db.read(
-            lambda tx: load_experiments(
-                tx, _e.experiment_id == int(experiment_id), self.artifact_root
-            )
-        )
-        if not found:
+        found = self._read_experiment(_EXPERIMENT_BY_ID, {"id": int(experiment_id)})
+        if found is None:
             raise ResourceNotFoundError(f"No experiment with id {experiment_id!r} exists.")
-        return found[0]
+        return found
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        found = self.db.read(lambda tx: load_experiments(tx, _e.name == name, self.artifact_root))
-        return found[0] if found else None
+        return self._read_experiment(_EXPERIMENT_BY_NAME, {"name": name})
+
+    def _read_experiment(self, query: Prepared, values: dict[str, Any]) -> Experiment | None:
+        def read(tx: Tx) -> Experiment | None:
+            row = tx.first(query, values)
+            return None if row is None else with_experiment_tags(tx, [row], self.artifact_root)[0]
+
+        return self.db.read(read)
 
     def delete_experiment(self, experiment_id: str) -> None:
         def delete(tx: Tx) -> None:

@@ -220,16 +220,31 @@ def experiment_from_row(row: Any, tags: dict[str, str], default_root: str) -> Ex
     )
 
 
+_et = t.experiment_tags.c
+_TAGS_OF_EXPERIMENT = Prepared(
+    sa.select(_et.experiment_id, _et.key, _et.value).where(_et.experiment_id == sa.bindparam("id"))
+)
+
+
 def load_experiments(tx: Tx, where: sa.ColumnElement[bool], default_root: str) -> list[Experiment]:
-    rows = tx.all(sa.select(t.experiments).where(where))
-    if not rows:
-        return []
+    return with_experiment_tags(tx, tx.all(sa.select(t.experiments).where(where)), default_root)
+
+
+def with_experiment_tags(tx: Tx, rows: Sequence[Any], default_root: str) -> list[Experiment]:
+    """Experiments from their rows, with their tags (one experiment, as ``get_experiment``
+    asks for, reads them with a statement compiled once)."""
     ids = [row.experiment_id for row in rows]
     tags: dict[int, dict[str, str]] = {i: {} for i in ids}
-    et = t.experiment_tags.c
-    for part in chunks(ids):
-        for tag in tx.all(
-            sa.select(et.experiment_id, et.key, et.value).where(et.experiment_id.in_(part))
-        ):
-            tags[tag.experiment_id][tag.key] = tag.value
+    if len(ids) == 1:
+        tag_rows = tx.all(_TAGS_OF_EXPERIMENT, {"id": ids[0]})
+    else:
+        tag_rows = [
+            tag
+            for part in chunks(ids)
+            for tag in tx.all(
+                sa.select(_et.experiment_id, _et.key, _et.value).where(_et.experiment_id.in_(part))
+            )
+        ]
+    for tag in tag_rows:
+        tags[tag.experiment_id][tag.key] = tag.value
     return [experiment_from_row(row, tags[row.experiment_id], default_root) for row in rows]
