@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import runstack
 from conftest import POSTGRES_ADMIN_URI
 from readback import count_rows
-from runstack.errors import InvalidStateError, ResourceNotFoundError
+from runstack.errors import InvalidStateError, ResourceNotFoundError, StoreUnavailableError
 from runstack.store import get_store
 from runstack.store.sql.database import Tx
 
@@ -114,3 +114,26 @@ def test_calls_go_on_after_postgresql_closed_the_connections(tracking: str) -> N
     run = client.get_run(run_id)
     assert run.info.status == "KILLED" and run.data.metrics == {"loss": 0.5}
     assert run.data.tags["after"] == "restart" and count_rows("runs") == 2
+
+
+@pytest.mark.parametrize("store_uri", ["postgresql"], indirect=True)
+def test_an_end_whose_fold_fails_is_still_an_end_and_loses_no_point(
+    tracking: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = runstack.MlflowClient()
+    run_id = client.create_run("0").info.run_id
+    client.log_metric(run_id, "loss", 0.5, step=1)
+
+    def unavailable(tx: Tx, run_id: str) -> int:
+        raise StoreUnavailableError("the database went away")
+
+    with monkeypatch.context() as patch, caplog.at_level("WARNING", logger="runstack.store"):
+        patch.setattr("runstack.store.sql.store.fold_run", unavailable)
+        client.set_terminated(run_id)
+    assert f"Run {run_id} ended; folding its metric log failed" in caplog.text
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.metrics == {"loss": 0.5}
+    assert count_rows("metric_log") == 1  # still waiting to be folded
+    (found,) = client.search_runs(["0"], "metrics.loss < 1")  # folds first
+    assert found.info.run_id == run_id
+    assert count_rows("metric_log") == 0

@@ -10,6 +10,7 @@ Experiment operations live in ``experiments.py``; this class adds runs and loggi
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +28,12 @@ from runstack.entities import (
     RunInfo,
     ViewType,
 )
-from runstack.errors import InvalidParameterError, InvalidStateError, ResourceNotFoundError
+from runstack.errors import (
+    InvalidParameterError,
+    InvalidStateError,
+    ResourceNotFoundError,
+    StoreUnavailableError,
+)
 from runstack.store.sql import liveness, one_statement
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Database, Prepared, Tx
@@ -50,6 +56,7 @@ from runstack.store.sql.writes import (
     write_tags,
 )
 
+logger = logging.getLogger("runstack.store")
 ACTIVE = LifecycleStage.ACTIVE
 DELETED = LifecycleStage.DELETED
 _NON_TERMINAL = ("RUNNING", "SCHEDULED")
@@ -332,8 +339,8 @@ class SqlStore(ExperimentStore):
             values = {"run_id": run_id, "status": status, "end_time": finished}
             row = self.db.write_alone(lambda tx: tx.first(one_statement.FINISH_RUN, values))
             if row is not None:
-                if row.unfolded:  # its own transaction: reads merge unfolded points meanwhile
-                    self.db.write(lambda tx: fold_run(tx, run_id))
+                if row.unfolded:
+                    self._fold_after_end(run_id)
                 self._unfolded.pop(run_id, None)
                 return run_info_from_row(row)
             # Nothing was written: the transaction below finds out why and says so.
@@ -360,6 +367,15 @@ class SqlStore(ExperimentStore):
         if ending:
             self._unfolded.pop(run_id, None)
         return info
+
+    def _fold_after_end(self, run_id: str) -> None:
+        """Fold a run's log once its end is committed, in a transaction of its own. A failure
+        here must not report the end as failed: the points stay in the log, where every read
+        sees them, until a later fold (a search on metrics, or the next one of this run)."""
+        try:
+            self.db.write(lambda tx: fold_run(tx, run_id))
+        except StoreUnavailableError as error:
+            logger.warning("Run %s ended; folding its metric log failed (%s).", run_id, error)
 
     def delete_run(self, run_id: str) -> None:
         def delete(tx: Tx) -> None:
