@@ -1,23 +1,22 @@
-"""PostgreSQL: the two commonest requests of a tracking server, each as one statement.
+"""PostgreSQL: a new run, its checks and its tags as one statement.
 
 On PostgreSQL every statement is a network round trip, and an explicit transaction adds two
 more (BEGIN, COMMIT). ``start_run`` as a transaction took five (BEGIN, read the experiment,
-insert the run, insert its tags, COMMIT) and ``end_run`` four; as single statements run by
-``Database.write_alone`` they take one each, which is most of a start+end's database time.
+insert the run, insert its tags, COMMIT); as the single statement below, run by
+``Database.write_alone``, it takes one. (``end_run`` and a metrics-only logging call are one
+statement already: the store's ``_SET_TERMINAL`` and ``writes._APPEND_BATCH_IF_ACTIVE``.)
 
-Each statement does the common case only and says whether it did: when it did not (missing
-or deleted experiment, run or parent run), the store runs its ordinary transaction, which
-checks everything again and raises the precise error. SQLite runs in process, where a round
-trip costs next to nothing, so it keeps the ordinary transactions.
+The statement does the common case only and says whether it did: when it did not (missing
+or deleted experiment or parent run), the store runs its ordinary transaction, which checks
+everything again and raises the precise error. SQLite runs in process, where a round trip
+costs next to nothing, so it keeps the ordinary transaction.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from runstack.store.sql import schema as t
 from runstack.store.sql.database import Prepared
-from runstack.store.sql.rows import RUN_COLUMNS
 
 # Inserts the run and its tags when the experiment exists and is active and the parent run,
 # if any, exists and is active; returns the run's artifact URI, or no row when it inserted
@@ -59,22 +58,5 @@ CREATE_RUN = Prepared(
         )
         SELECT artifact_uri FROM new_run
         """
-    )
-)
-
-# Ends an active run: the run's row as RUN_BY_ID reads it, plus whether it has logged points
-# still to fold (``unfolded``); no row when the run is missing or deleted.
-_runs = t.runs.c
-FINISH_RUN = Prepared(
-    sa.update(t.runs)
-    .where(_runs.run_id == sa.bindparam("run_id"), _runs.lifecycle_stage == "active")
-    .values(
-        status=sa.bindparam("status"),
-        end_time=sa.bindparam("end_time"),
-        heartbeat_deadline=None,
-    )
-    .returning(
-        *RUN_COLUMNS,
-        sa.exists().where(t.metric_log.c.run_id == sa.bindparam("run_id")).label("unfolded"),
     )
 )

@@ -2,9 +2,9 @@
 
 Each public method is one transaction (``Database.write``/``read``): it checks everything it
 needs inside that transaction before its first write, so a failed call leaves no trace. On
-PostgreSQL, starting a run, ending it and logging metrics alone try one statement first
-(``one_statement.py``); ending a run then folds its log in a second transaction, which only
-moves points that reads already see.
+PostgreSQL, starting a run (``one_statement.py``), ending it and logging metrics alone try
+one autocommit statement first (``Database.write_alone``); ending a run then folds its log in
+a second transaction, which only moves points that reads already see.
 Experiment operations live in ``experiments.py``; this class adds runs and logging.
 """
 
@@ -83,9 +83,10 @@ _RESUME = Prepared(
 )
 
 
-def _on_active_run(values: dict[str, Any]) -> Any:
-    """An UPDATE of one active run; PostgreSQL also returns the changed row (one round trip
-    fewer; SQLite reads it back, in process, as RETURNING needs SQLite 3.35)."""
+def _on_active_run(values: dict[str, Any], *also_returned: Any) -> Any:
+    """An UPDATE of one active run; PostgreSQL also returns the changed row and
+    ``also_returned`` (one round trip fewer; SQLite reads it back, in process, as RETURNING
+    needs SQLite 3.35)."""
 
     def build(dialect_name: str) -> Any:
         runs = t.runs.c
@@ -94,7 +95,9 @@ def _on_active_run(values: dict[str, Any]) -> Any:
             .where(runs.run_id == _RUN, runs.lifecycle_stage == ACTIVE)
             .values(**values)
         )
-        return statement.returning(*RUN_COLUMNS) if dialect_name == "postgresql" else statement
+        if dialect_name != "postgresql":
+            return statement
+        return statement.returning(*RUN_COLUMNS, *also_returned)
 
     return build
 
@@ -109,13 +112,16 @@ _SET_NON_TERMINAL = Prepared(
         }
     )
 )
+# Ending a run; on PostgreSQL the returned row also says whether the run has logged points
+# still to fold (``unfolded``), so that end_run is one statement when it has none.
 _SET_TERMINAL = Prepared(
     _on_active_run(
         {
             "status": sa.bindparam("status"),
             "end_time": sa.bindparam("end_time"),
             "heartbeat_deadline": None,
-        }
+        },
+        sa.exists().where(t.metric_log.c.run_id == _RUN).label("unfolded"),
     )
 )
 _SET_LIFECYCLE = Prepared(
@@ -337,7 +343,7 @@ class SqlStore(ExperimentStore):
         if ending and run_name is None and not self.db.is_sqlite:
             finished = end_time if end_time is not None else now_ms()
             values = {"run_id": run_id, "status": status, "end_time": finished}
-            row = self.db.write_alone(lambda tx: tx.first(one_statement.FINISH_RUN, values))
+            row = self.db.write_alone(lambda tx: tx.first(_SET_TERMINAL, values))
             if row is not None:
                 if row.unfolded:
                     self._fold_after_end(run_id)
