@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from runstack import async_logging, changes
+from runstack import async_logging, run_versions
 from runstack.clock import now_ms
 from runstack.entities import (
     Experiment,
@@ -189,7 +189,7 @@ class TrackingClient:
         run = self.store.create_run(
             exp_id, user, start, name, list(checked.items()), parent_run_id, heartbeat_timeout_ms
         )
-        changes.bump(run.info.run_id)
+        run_versions.bump(run.info.run_id)
         return run
 
     def resume_run(
@@ -207,7 +207,7 @@ class TrackingClient:
         checked = [validate_tag(k, v) for k, v in as_str_dict(tags, "tags").items()]
         name = None if run_name is None else validate_run_name(run_name)
         run = self.store.resume_run(run_id, expected, name, checked, heartbeat_timeout_ms)
-        changes.bump(run_id)
+        run_versions.bump(run_id)
         return run
 
     def get_run(self, run_id: str) -> Run:
@@ -217,7 +217,7 @@ class TrackingClient:
         checked_status = None if status is None else validate_status(status)
         checked_name = None if name is None else validate_run_name(name)
         self.store.update_run(validate_run_id(run_id), checked_status, None, checked_name)
-        changes.bump(run_id)
+        run_versions.bump(run_id)
 
     def set_terminated(
         self, run_id: str, status: str | None = None, end_time: int | None = None
@@ -227,16 +227,16 @@ class TrackingClient:
         checked_end = None if not end_time else validate_timestamp(end_time, "end_time")
         async_logging.flush()
         info = self.store.update_run(validate_run_id(run_id), checked_status, checked_end, None)
-        changes.bump(run_id)
+        run_versions.bump(run_id)
         return info
 
     def delete_run(self, run_id: str) -> None:
         self.store.delete_run(validate_run_id(run_id))
-        changes.bump(run_id)
+        run_versions.bump(run_id)
 
     def restore_run(self, run_id: str) -> None:
         self.store.restore_run(validate_run_id(run_id))
-        changes.bump(run_id)
+        run_versions.bump(run_id)
 
     def renew_heartbeats(self, run_ids: Sequence[str], timeout_ms: int) -> None:
         self.store.renew_heartbeats(list(run_ids), timeout_ms)
@@ -266,7 +266,7 @@ class TrackingClient:
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.store.delete_tag(validate_run_id(run_id), validate_key(key, "Tag"))
-        changes.bump(run_id)
+        run_versions.bump(run_id)
 
     def log_batch(
         self,
@@ -317,7 +317,7 @@ class TrackingClient:
     ) -> None:
         """The synchronous write behind ``_log`` (used by the async logging worker)."""
         self.store.log_batch(run_id, metrics, params, tags)
-        changes.bump(run_id)
+        run_versions.bump(run_id)
 
     def log_inputs(
         self,
@@ -331,7 +331,7 @@ class TrackingClient:
         refuse_model_inputs(models)
         checked = check_dataset_inputs(datasets)
         self.store.log_inputs(run_id, checked)
-        changes.bump(run_id)
+        run_versions.bump(run_id)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every value logged for ``key``, in logging order ([] for an unknown key)."""
