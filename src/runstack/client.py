@@ -26,6 +26,7 @@ from runstack.errors import InvalidParameterError
 from runstack.input_validation import check_dataset_inputs, refuse_model_inputs
 from runstack.metric_columns import MetricColumns
 from runstack.store import Store, get_store
+from runstack.tags import PARENT_RUN_ID, RUN_NAME, USER
 from runstack.tracking_uri import get_tracking_uri, normalise_uri
 from runstack.validation import (
     as_str_dict,
@@ -44,8 +45,6 @@ from runstack.validation import (
     validate_tag,
     validate_timestamp,
 )
-
-RUN_NAME_TAG = "mlflow.runName"
 
 
 def make_metric(key: object, value: object, timestamp: object, step: object) -> Metric:
@@ -169,10 +168,10 @@ class TrackingClient:
         """
         exp_id = validate_experiment_id(experiment_id)
         checked = dict(validate_tag(k, v) for k, v in as_str_dict(tags, "tags").items())
-        tag_name = checked.get(RUN_NAME_TAG)
+        tag_name = checked.get(RUN_NAME)
         if run_name and tag_name and run_name != tag_name:
             raise InvalidParameterError(
-                f"run_name {run_name!r} differs from the {RUN_NAME_TAG} tag {tag_name!r}; "
+                f"run_name {run_name!r} differs from the {RUN_NAME} tag {tag_name!r}; "
                 "give the name once."
             )
         name = run_name or tag_name
@@ -183,9 +182,9 @@ class TrackingClient:
 
             name = generate_run_name()
         if parent_run_id is not None:
-            checked["mlflow.parentRunId"] = validate_run_id(parent_run_id)
+            checked[PARENT_RUN_ID] = validate_run_id(parent_run_id)
         start = now_ms() if not start_time else validate_timestamp(start_time, "start_time")
-        user = checked.get("mlflow.user", "unknown")
+        user = checked.get(USER, "unknown")
         run = self.store.create_run(
             exp_id, user, start, name, list(checked.items()), parent_run_id, heartbeat_timeout_ms
         )

@@ -14,12 +14,12 @@ from typing import Any
 
 from runstack.entities import Dataset, DatasetInput, InputTag
 from runstack.errors import InvalidParameterError
+from runstack.tags import DATA_CONTEXT
 from runstack.validation import as_str_dict, preview, require_storable
 
 MAX_DATASETS_PER_CALL = 1000
 MAX_INPUT_TAG_KEY_LENGTH = 255
 MAX_INPUT_TAG_VALUE_LENGTH = 500
-CONTEXT_TAG = "mlflow.data.context"
 # Dataset fields: (name, limit, required). source_type has no check in MLflow's validation
 # but its column holds 36 characters; runstack says so instead of failing in the database.
 DATASET_FIELDS: tuple[tuple[str, int, bool], ...] = (
@@ -74,7 +74,7 @@ def input_with_context(
         return None
     pairs = [SimpleNamespace(key=k, value=v) for k, v in as_str_dict(tags, "tags").items()]
     if context:
-        pairs.append(SimpleNamespace(key=CONTEXT_TAG, value=context))
+        pairs.append(SimpleNamespace(key=DATA_CONTEXT, value=context))
     return check_dataset_input(SimpleNamespace(dataset=dataset, tags=pairs))
 
 

@@ -19,6 +19,7 @@ from runstack.errors import InvalidParameterError, InvalidStateError, RunAlready
 from runstack.session import exit_hooks, experiment_choice, heartbeat, stack
 from runstack.session.active_run import ActiveRun
 from runstack.source_tags import owner_tags, system_tags
+from runstack.tags import NOTE, PARENT_RUN_ID, RUN_NAME
 from runstack.validation import (
     as_str_dict,
     validate_experiment_id,
@@ -28,9 +29,6 @@ from runstack.validation import (
 )
 
 RUN_ID_ENV = "MLFLOW_RUN_ID"
-PARENT_TAG = "mlflow.parentRunId"
-RUN_NAME_TAG = "mlflow.runName"
-NOTE_TAG = "mlflow.note.content"
 
 logger = logging.getLogger("runstack")
 
@@ -43,12 +41,12 @@ def current_client() -> TrackingClient:
 def _user_tags(tags_given: dict[str, Any] | None, description: str | None) -> dict[str, str]:
     checked = dict(validate_tag(k, v) for k, v in as_str_dict(tags_given, "tags").items())
     if description:
-        if NOTE_TAG in checked:
+        if NOTE in checked:
             raise InvalidParameterError(
-                f"The description is given twice: as description= and as the tag {NOTE_TAG!r}. "
+                f"The description is given twice: as description= and as the tag {NOTE!r}. "
                 "Pass only one of them."
             )
-        checked[NOTE_TAG] = validate_tag(NOTE_TAG, description)[1]
+        checked[NOTE] = validate_tag(NOTE, description)[1]
     return checked
 
 
@@ -147,9 +145,9 @@ def _create_run(
     parent = _parent_for_new_run(client, runs, nested, parent_run_id)
     all_tags = {**system_tags(), **user_tags}
     if parent is not None:
-        all_tags[PARENT_TAG] = parent
+        all_tags[PARENT_RUN_ID] = parent
     if run_name:
-        all_tags[RUN_NAME_TAG] = run_name  # run_name wins over a tag, as in MLflow
+        all_tags[RUN_NAME] = run_name  # run_name wins over a tag, as in MLflow
     return client.create_run(
         experiment_choice.resolve_experiment_id(client, experiment_id),
         start_time=now_ms(),
