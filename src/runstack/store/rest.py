@@ -26,7 +26,6 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
-from runstack.critical import critical_section
 from runstack.entities import (
     DatasetInput,
     Experiment,
@@ -44,6 +43,7 @@ from runstack.errors import (
     RunstackError,
     StoreUnavailableError,
 )
+from runstack.signal_deferral import critical_section
 from runstack.store.http_pool import ConnectFailed, ConnectionPool, TransportFailed
 from runstack.wire import (
     decode_experiment,
@@ -204,7 +204,7 @@ class HttpSession:
         while True:
             try:
                 # A SIGTERM arriving mid-request waits until the request is done: its handler
-                # sends requests itself, through these same connections (see critical.py).
+                # sends requests itself, through these same connections (see signal_deferral.py).
                 with critical_section():
                     response = self._connections().request(method, path, content)
             except ConnectFailed as error:

@@ -49,8 +49,7 @@ from runstack.store.sql.schema import (
     runs,
     tags,
 )
-
-CONTEXT_TAG = "mlflow.data.context"
+from runstack.tags import DATA_CONTEXT
 
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "=": operator.eq,
@@ -223,7 +222,7 @@ def dataset_condition(clause: Comparison | InList, source: FromClause) -> Column
         found = exists().where(
             uses.c.run_id == source.c.run_id,
             tags.c.input_id == uses.c.input_id,
-            tags.c.key == CONTEXT_TAG,
+            tags.c.key == DATA_CONTEXT,
             string_condition(tags.c.value, clause),
         )
     else:
