@@ -1,5 +1,5 @@
 """The web UI's data endpoints (/api/2.0/runstack/ui/...) through a real server on a real
-socket, on SQLite and PostgreSQL: the shapes of /work UI_CONTRACT (docs/ui-api.md), bad
+socket, on SQLite and PostgreSQL: the shapes of docs/ui-api.md, bad
 input as 4xx JSON (never 500), NaN and infinities, deleted runs and experiments, nested runs,
 long histories reduced from block summaries, and --read-only."""
 
@@ -166,7 +166,6 @@ def test_keys_of_an_experiment(ui: Ui, client: TrackingClient) -> None:
     ui.error(400, "GET", "experiments/keys", experiment_id=exp, max_results=10_001)
 
 
-@pytest.mark.slow
 def test_ten_thousand_metric_keys(ui: Ui, client: TrackingClient) -> None:
     exp = client.create_experiment("wide")
     run_id = client.create_run(exp).info.run_id
