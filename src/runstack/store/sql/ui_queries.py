@@ -20,7 +20,7 @@ from runstack.errors import InvalidParameterError
 from runstack.search import build_run_search, parse_run_filter
 from runstack.store.sql import liveness
 from runstack.store.sql import schema as t
-from runstack.store.sql.database import Database, Tx
+from runstack.store.sql.database import Database, Prepared, Tx
 from runstack.store.sql.packing import unpack_batch
 from runstack.store.sql.rows import (
     LOGGED_OF_RUN,
@@ -59,30 +59,51 @@ def _experiment_ints(experiment_ids: Sequence[str]) -> list[int]:
     return found
 
 
+_LAST_START = Prepared(
+    sa.select(t.runs.c.start_time)
+    .where(
+        t.runs.c.experiment_id == sa.bindparam("experiment_id"),
+        t.runs.c.lifecycle_stage == "active",
+    )
+    .order_by(t.runs.c.start_time.desc())
+    .limit(1)
+)
+
+
 def experiment_activity(tx: Tx, experiment_ids: Sequence[str]) -> dict[str, ExperimentActivity]:
-    """Active runs per status and the last start, end or heartbeat, per experiment."""
+    """Active runs per status and the last start, end or heartbeat, per experiment.
+
+    Counts and last ends come from ``ix_runs_experiment_activity`` alone; the last start is
+    one backward step along ``ix_runs_experiment_start`` per experiment; heartbeats are read
+    for RUNNING runs only."""
     ids = _experiment_ints(experiment_ids)
     counts: dict[int, dict[str, int]] = {i: dict.fromkeys(STATUSES, 0) for i in ids}
-    last: dict[int, int | None] = dict.fromkeys(ids, None)
+    times: dict[int, list[int]] = {i: [] for i in ids}
     r = t.runs.c
     for part in chunks(ids):
-        query = (
-            sa.select(
-                r.experiment_id,
-                r.status,
-                sa.func.count(),
-                sa.func.max(r.start_time),
-                sa.func.max(r.end_time),
-                sa.func.max(r.heartbeat_time),
-            )
-            .where(r.experiment_id.in_(part), r.lifecycle_stage == "active")
+        active = (r.experiment_id.in_(part), r.lifecycle_stage == "active")
+        by_status = (
+            sa.select(r.experiment_id, r.status, sa.func.count(), sa.func.max(r.end_time))
+            .where(*active)
             .group_by(r.experiment_id, r.status)
         )
-        for experiment_id, status, count, started, ended, beat in tx.all(query):
+        for experiment_id, status, count, ended in tx.all(by_status):
             counts[experiment_id][status] = int(count)
-            times = [v for v in (started, ended, beat, last[experiment_id]) if v is not None]
-            last[experiment_id] = max(times) if times else None
-    return {str(i): ExperimentActivity(counts[i], last[i]) for i in ids}
+            if ended is not None:
+                times[experiment_id].append(ended)
+        beats = (
+            sa.select(r.experiment_id, sa.func.max(r.heartbeat_time))
+            .where(*active, r.status == "RUNNING")
+            .group_by(r.experiment_id)
+        )
+        for experiment_id, beat in tx.all(beats):
+            if beat is not None:
+                times[experiment_id].append(beat)
+    for experiment_id in ids:
+        started = tx.scalar(_LAST_START, {"experiment_id": experiment_id})
+        if started is not None:
+            times[experiment_id].append(started)
+    return {str(i): ExperimentActivity(counts[i], max(times[i]) if times[i] else None) for i in ids}
 
 
 def _like_pattern(text: str) -> str:
