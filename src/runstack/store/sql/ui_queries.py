@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from runstack import tags
 from runstack.clock import now_ms
 from runstack.entities import ViewType
 from runstack.errors import InvalidParameterError
@@ -39,10 +40,10 @@ from runstack.store.ui_types import (
     RunTableQuery,
 )
 
-PARENT_TAG = "mlflow.parentRunId"
-SOURCE_TAG = "mlflow.source.name"
-GIT_COMMIT_TAG = "mlflow.source.git.commit"
-SYSTEM_TAGS = (PARENT_TAG, SOURCE_TAG, GIT_COMMIT_TAG, liveness.KILLED_REASON_TAG)
+PARENT_TAG = tags.PARENT_RUN_ID
+SOURCE_TAG = tags.SOURCE_NAME
+GIT_COMMIT_TAG = tags.GIT_COMMIT
+SYSTEM_TAGS = (PARENT_TAG, SOURCE_TAG, GIT_COMMIT_TAG, tags.KILLED_REASON)
 STATUSES = t.RUN_STATUSES
 _KEY_TABLES = {"metrics": t.latest_metrics, "params": t.params, "tags": t.tags}
 
@@ -247,12 +248,12 @@ def runs_table(db: Database, query: RunTableQuery, fold_logged_metrics: Any) -> 
         }
         metrics = _by_run(_keyed(tx, t.latest_metrics, ids, columns.metrics), decode=True)
         params = _by_run(_keyed(tx, t.params, ids, columns.params))
-        tags = _by_run(_keyed(tx, t.tags, ids, [*columns.tags, *SYSTEM_TAGS]))
+        tag_values = _by_run(_keyed(tx, t.tags, ids, [*columns.tags, *SYSTEM_TAGS]))
         children = _child_counts(tx, ids, query.view_type)
         wanted_tags = set(columns.tags)
         rows = []
         for run_id in ids:
-            run_tags = tags.get(run_id, {})
+            run_tags = tag_values.get(run_id, {})
             rows.append(
                 RunRow(
                     info=run_info_from_row(infos[run_id]),
@@ -262,7 +263,7 @@ def runs_table(db: Database, query: RunTableQuery, fold_logged_metrics: Any) -> 
                     source=run_tags.get(SOURCE_TAG),
                     git_commit=run_tags.get(GIT_COMMIT_TAG),
                     parent_run_id=run_tags.get(PARENT_TAG),
-                    killed_reason=run_tags.get(liveness.KILLED_REASON_TAG),
+                    killed_reason=run_tags.get(tags.KILLED_REASON),
                     child_count=children.get(run_id, 0),
                 )
             )
