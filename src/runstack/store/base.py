@@ -132,7 +132,8 @@ class Store(Protocol):
 
     # Web UI reads (runstack.store.ui_types; the SQL store only) ----------------------------
     def experiment_activity(self, experiment_ids: Sequence[str]) -> dict[str, ExperimentActivity]:
-        """Active runs per status and the last start, end or heartbeat, per experiment."""
+        """Runs per status (active ones; all of a deleted experiment) and their last start,
+        end or heartbeat, per experiment."""
         ...
 
     def experiment_keys(
