@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runstack.search.filter_parser import OrderKey, parse_order_by
-from runstack.search.nodes import And, Comparison, Field, InList, IsNull, Node, Not, Or
-from runstack.search.nodes import to_filter_text as render
+from runstack.filters.nodes import And, Comparison, Field, InList, IsNull, Node, Not, Or
+from runstack.filters.nodes import to_filter_text as render
+from runstack.filters.parser import OrderKey, parse_order_by
 from test_search_support import (
     BACKENDS,
     RunSpec,

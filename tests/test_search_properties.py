@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runstack.errors import InvalidParameterError
-from runstack.search import parse_experiment_filter, parse_order_by, parse_run_filter
-from runstack.search.nodes import (
+from runstack.filters import parse_experiment_filter, parse_order_by, parse_run_filter
+from runstack.filters.nodes import (
     And,
     Comparison,
     Field,
@@ -18,7 +18,7 @@ from runstack.search.nodes import (
     Or,
     to_filter_text,
 )
-from runstack.search.vocabulary import EXPERIMENT_VOCABULARY, RUN_VOCABULARY, Vocabulary
+from runstack.filters.vocabulary import EXPERIMENT_VOCABULARY, RUN_VOCABULARY, Vocabulary
 
 keys = st.text(min_size=1, max_size=12)
 strings = st.text(max_size=12)

@@ -12,7 +12,6 @@ from typing import Any
 from runstack.client import make_metric
 from runstack.clock import now_ms
 from runstack.errors import InvalidParameterError, RunstackError
-from runstack.input_json import dataset_inputs_from_request
 from runstack.input_validation import check_dataset_inputs
 from runstack.run_names import generate_run_name
 from runstack.server.endpoints import GET, POST, Endpoint
@@ -29,7 +28,6 @@ from runstack.server.fields import (
     Field,
 )
 from runstack.server.handlers_experiments import DEFAULT_MAX_RESULTS, view_type
-from runstack.server.proto_json import run_info_json, run_json, runs_page
 from runstack.store.base import Store
 from runstack.tags import DATA_CONTEXT, PARENT_RUN_ID, RUN_NAME
 from runstack.validation import (
@@ -41,6 +39,12 @@ from runstack.validation import (
     validate_run_name,
     validate_status,
     validate_tag,
+)
+from runstack.wire import (
+    dataset_inputs_from_request,
+    encode_run,
+    encode_run_info,
+    encode_runs_page,
 )
 
 # MLflow's per-request limits for runs/log-batch.
@@ -94,7 +98,7 @@ def new_run(
         parent,
         heartbeat_timeout_ms,
     )
-    return {"run": run_json(run)}
+    return {"run": encode_run(run)}
 
 
 def create(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +107,7 @@ def create(store: Store, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def get(store: Store, args: dict[str, Any]) -> dict[str, Any]:
-    return {"run": run_json(store.get_run(validate_run_id(args["run_id"])))}
+    return {"run": encode_run(store.get_run(validate_run_id(args["run_id"])))}
 
 
 def update(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +120,7 @@ def update(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         )
     run_name = None if args["run_name"] is None else validate_run_name(args["run_name"])
     info = store.update_run(run_id, status, end_time, run_name)
-    return {"run_info": run_info_json(info)}
+    return {"run_info": encode_run_info(info)}
 
 
 def delete(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +143,7 @@ def search(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         args["order_by"] or None,
         args["page_token"] or None,
     )
-    return runs_page(page, page.token)
+    return encode_runs_page(page, page.token)
 
 
 def log_metric(store: Store, args: dict[str, Any]) -> dict[str, Any]:

@@ -23,9 +23,9 @@ from runstack.server.handlers_runs import (
     new_run,
     write_batch,
 )
-from runstack.server.proto_json import run_json
 from runstack.store.base import Store
 from runstack.validation import validate_experiment_id, validate_run_id, validate_run_name
+from runstack.wire import encode_run
 
 # Bumped when these endpoints change incompatibly; the REST store checks it.
 API_VERSION = 1
@@ -74,7 +74,7 @@ def resume_run(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         list(checked_tags(args["tags"]).items()),
         _lease("heartbeat_timeout_ms", args["heartbeat_timeout_ms"]),
     )
-    return {"run": run_json(run)}
+    return {"run": encode_run(run)}
 
 
 def renew_heartbeats(store: Store, args: dict[str, Any]) -> dict[str, Any]:

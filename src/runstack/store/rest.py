@@ -19,7 +19,6 @@ Requests go through ``runstack.store.http_pool`` (standard library only).
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import time
@@ -33,7 +32,6 @@ from runstack.entities import (
     Metric,
     PagedList,
     Run,
-    RunData,
     RunInfo,
     ViewType,
 )
@@ -45,9 +43,17 @@ from runstack.errors import (
     RunstackError,
     StoreUnavailableError,
 )
-from runstack.input_json import dataset_input_json, run_inputs_from_json
 from runstack.signal_deferral import critical_section
 from runstack.store.http_pool import ConnectFailed, ConnectionPool, TransportFailed
+from runstack.wire import (
+    decode_experiment,
+    decode_metric,
+    decode_run,
+    decode_run_info,
+    encode_dataset_input,
+    encode_metric,
+    encode_pairs,
+)
 
 MLFLOW = "/api/2.0/mlflow/"
 RUNSTACK = "/api/2.0/runstack/"
@@ -113,91 +119,6 @@ def server_error(status: int, body: bytes, what: str) -> RunstackError:
     )
     return _ERRORS.get(code, RunstackError)(
         f"{what} answered HTTP {status} without a runstack/MLflow error body: {text!r}", code
-    )
-
-
-# Entities to and from MLflow's JSON ---------------------------------------------------------
-
-
-def encode_double(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
-_SPECIAL_DOUBLES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def decode_double(value: Any) -> float:
-    if isinstance(value, str) and value in _SPECIAL_DOUBLES:
-        return _SPECIAL_DOUBLES[value]
-    return float(value)
-
-
-def _pairs(items: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in items]
-
-
-def _metric_json(m: Metric) -> dict[str, Any]:
-    return {"key": m.key, "value": encode_double(m.value), "timestamp": m.timestamp, "step": m.step}
-
-
-def _as_dict(items: Any) -> dict[str, str]:
-    return {item["key"]: item.get("value", "") for item in items or ()}
-
-
-def decode_metric(data: dict[str, Any], run_id: str | None = None) -> Metric:
-    return Metric(
-        data["key"],
-        decode_double(data.get("value", 0.0)),
-        int(data.get("timestamp", 0)),
-        int(data.get("step", 0)),
-        data.get("run_id", run_id),
-    )
-
-
-def decode_run_info(data: dict[str, Any]) -> RunInfo:
-    end_time = data.get("end_time")
-    return RunInfo(
-        run_id=data.get("run_id") or data["run_uuid"],
-        experiment_id=str(data.get("experiment_id", "")),
-        run_name=data.get("run_name", ""),
-        user_id=data.get("user_id", ""),
-        status=data.get("status", "RUNNING"),
-        start_time=int(data.get("start_time", 0)),
-        end_time=int(end_time) if end_time else None,
-        artifact_uri=data.get("artifact_uri", ""),
-        lifecycle_stage=data.get("lifecycle_stage", "active"),
-    )
-
-
-def decode_run(data: dict[str, Any]) -> Run:
-    info = decode_run_info(data["info"])
-    body = data.get("data") or {}
-    metrics = (decode_metric(m, info.run_id) for m in body.get("metrics", ()))
-    latest = tuple(sorted(metrics, key=lambda m: m.key))
-    return Run(
-        info=info,
-        data=RunData(
-            metrics={m.key: m.value for m in latest},
-            params=_as_dict(body.get("params")),
-            tags=_as_dict(body.get("tags")),
-            latest_metrics=latest,
-        ),
-        inputs=run_inputs_from_json(data.get("inputs")),
-    )
-
-
-def decode_experiment(data: dict[str, Any]) -> Experiment:
-    created, updated = data.get("creation_time"), data.get("last_update_time")
-    return Experiment(
-        experiment_id=str(data["experiment_id"]),
-        name=data.get("name", ""),
-        artifact_location=data.get("artifact_location", ""),
-        lifecycle_stage=data.get("lifecycle_stage", "active"),
-        tags=_as_dict(data.get("tags")),
-        creation_time=None if created is None else int(created),
-        last_update_time=None if updated is None else int(updated),
     )
 
 
@@ -367,7 +288,7 @@ class RestStore:
     def create_experiment(
         self, name: str, artifact_location: str | None, tags: Sequence[tuple[str, str]]
     ) -> str:
-        body: dict[str, Any] = {"name": name, "tags": _pairs(tags)}
+        body: dict[str, Any] = {"name": name, "tags": encode_pairs(tags)}
         if artifact_location is not None:
             body["artifact_location"] = artifact_location
         return str(self._mlflow("POST", "experiments/create", body, UNSENT)["experiment_id"])
@@ -438,7 +359,7 @@ class RestStore:
             "user_id": user_id,
             "start_time": start_time,
             "run_name": run_name,
-            "tags": _pairs(tags),
+            "tags": encode_pairs(tags),
         }
         if self.is_runstack:
             body.update(
@@ -466,7 +387,7 @@ class RestStore:
         heartbeat_timeout_ms: int | None,
     ) -> Run:
         if self.is_runstack:
-            body = {"run_id": run_id, "tags": _pairs(tags)}
+            body = {"run_id": run_id, "tags": encode_pairs(tags)}
             body.update(
                 _optional(
                     experiment_id=expected_experiment_id,
@@ -518,9 +439,9 @@ class RestStore:
         if self.is_runstack:
             body = {
                 "run_id": run_id,
-                "metrics": [_metric_json(m) for m in metrics],
-                "params": _pairs(params),
-                "tags": _pairs(tags),
+                "metrics": [encode_metric(m) for m in metrics],
+                "params": encode_pairs(params),
+                "tags": encode_pairs(tags),
             }
             self._check_size(body, len(metrics) + len(params) + len(tags))
             self.http.call("POST", RUNSTACK + "runs/log-batch", body, _batch_retry(metrics))
@@ -528,9 +449,9 @@ class RestStore:
         for piece in mlflow_batches(metrics, params, tags):
             body = {
                 "run_id": run_id,
-                "metrics": [_metric_json(m) for m in piece["metrics"]],
-                "params": _pairs(piece["params"]),
-                "tags": _pairs(piece["tags"]),
+                "metrics": [encode_metric(m) for m in piece["metrics"]],
+                "params": encode_pairs(piece["params"]),
+                "tags": encode_pairs(piece["tags"]),
             }
             self._mlflow("POST", "runs/log-batch", body, _batch_retry(piece["metrics"]))
 
@@ -548,7 +469,7 @@ class RestStore:
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
         # Safe to repeat: inputs the run already has are kept as they are.
-        body = {"run_id": run_id, "datasets": [dataset_input_json(d) for d in datasets]}
+        body = {"run_id": run_id, "datasets": [encode_dataset_input(d) for d in datasets]}
         limit = self.max_request_bytes if self.is_runstack else None
         size = len(json.dumps(body, separators=(",", ":"))) if limit is not None else 0
         if limit is not None and size > limit:
@@ -618,7 +539,7 @@ def _single_value_request(
     if len(metrics) + len(params) + len(tags) != 1:
         return None
     if metrics:
-        return "runs/log-metric", {"run_id": run_id, **_metric_json(metrics[0])}, UNSENT
+        return "runs/log-metric", {"run_id": run_id, **encode_metric(metrics[0])}, UNSENT
     key, value = params[0] if params else tags[0]
     path = "runs/log-parameter" if params else "runs/set-tag"
     return path, {"run_id": run_id, "key": key, "value": value}, SAFE
