@@ -4,6 +4,7 @@
 
     RunstackError                      base: ``error_code``, ``http_status``; alias MlflowException
     ├── InvalidParameterError          INVALID_PARAMETER_VALUE, 400: a bad value from the caller
+    │   └── SettingError               an environment variable breaks its rule (runstack.settings)
     ├── ResourceNotFoundError          RESOURCE_DOES_NOT_EXIST, 404: no such run/experiment/tag
     ├── ResourceAlreadyExistsError     RESOURCE_ALREADY_EXISTS, 400 (as MLflow): a name is taken
     ├── InvalidStateError              INVALID_STATE, 400: the object is in the wrong state
@@ -57,6 +58,17 @@ class RunstackError(Exception):
 
 class InvalidParameterError(RunstackError):
     default_error_code = "INVALID_PARAMETER_VALUE"
+
+
+class SettingError(InvalidParameterError):
+    """An environment variable whose value breaks its rule; names the variable, the value
+    and the rule."""
+
+    def __init__(self, name: str, value: str, rule: str) -> None:
+        super().__init__(f"{name}={value!r} is invalid: it must be {rule}. Fix or unset it.")
+        self.name = name
+        self.value = value
+        self.rule = rule
 
 
 class ResourceNotFoundError(RunstackError):

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from runstack import __version__
+from runstack import __version__, settings
 from runstack.errors import InvalidParameterError, RunstackError
 from runstack.server import handlers_runstack, reaper
 from runstack.server.endpoints import AJAX_PREFIX, MLFLOW_PREFIX, Endpoint
@@ -37,12 +36,6 @@ from runstack.server.routes import ALL_ENDPOINTS
 from runstack.store import open_store
 from runstack.store.base import Store
 
-BACKEND_ENV = "RUNSTACK_SERVER_BACKEND_STORE_URI"
-MAX_BODY_ENV = "RUNSTACK_SERVER_MAX_BODY_BYTES"
-THREADS_ENV = "RUNSTACK_SERVER_THREADS"
-DEFAULT_MAX_BODY_BYTES = 1_000_000
-# Each thread may hold a database connection: stay within the SQL store's pool.
-DEFAULT_THREADS = 12
 _API_PREFIXES = ("/api/", "/ajax-api/")
 _OPENAPI_PATH = "/api/2.0/runstack/openapi.json"
 
@@ -59,15 +52,6 @@ class ApiError(RunstackError):
     @property
     def http_status(self) -> int:
         return self.status
-
-
-def _positive_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidParameterError(f"{name}={raw!r} is not a positive integer.")
-    return int(raw)
 
 
 class StoreHolder:
@@ -174,11 +158,10 @@ class TrackingApp:
 def create_app(backend_store_uri: str) -> TrackingApp:
     """The ASGI app serving the tracking API over the store at ``backend_store_uri``."""
     holder = StoreHolder(backend_store_uri)
-    body_limit = _positive_env(MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES)
+    body_limit = settings.SERVER_MAX_BODY_BYTES.read()
+    reap_interval_s = settings.SERVER_REAP_INTERVAL.read()
     # Store calls block: they run on these threads (each may hold a database connection).
-    workers = ThreadPoolExecutor(
-        _positive_env(THREADS_ENV, DEFAULT_THREADS), thread_name_prefix="runstack-api"
-    )
+    workers = ThreadPoolExecutor(settings.SERVER_THREADS.read(), thread_name_prefix="runstack-api")
     handlers_runstack.SERVER_LIMITS["max_request_bytes"] = body_limit
     endpoints = _index()
     document = openapi_document(ALL_ENDPOINTS)
@@ -257,7 +240,7 @@ def create_app(backend_store_uri: str) -> TrackingApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         store = await loop.run_in_executor(workers, holder.get)
-        sweeper = reaper.Reaper(store)
+        sweeper = reaper.Reaper(store, reap_interval_s)
         sweeper.start()
         try:
             yield
@@ -280,10 +263,10 @@ def create_app(backend_store_uri: str) -> TrackingApp:
 
 def app_from_environment() -> TrackingApp:
     """The factory uvicorn calls in each worker process (the URI comes in the environment)."""
-    uri = os.environ.get(BACKEND_ENV)
+    uri = settings.SERVER_BACKEND_STORE_URI.read()
     if not uri:
         raise InvalidParameterError(
-            f"{BACKEND_ENV} is not set; start the server with `runstack server` or "
-            "runstack.server.serve()."
+            f"{settings.SERVER_BACKEND_STORE_URI.name} is not set; start the server with "
+            "`runstack server` or runstack.server.serve()."
         )
     return create_app(uri)

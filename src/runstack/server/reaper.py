@@ -9,13 +9,9 @@ send no heartbeats, such as MLflow's) are never touched.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
 from runstack.store.base import Store
-
-INTERVAL_ENV = "RUNSTACK_SERVER_REAP_INTERVAL"
-DEFAULT_INTERVAL_S = 10.0
 
 logger = logging.getLogger("runstack.server")
 
@@ -34,20 +30,12 @@ def reap_once(store: Store) -> list[str]:
     return reaped
 
 
-def interval_s() -> float:
-    raw = os.environ.get(INTERVAL_ENV, "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_INTERVAL_S
-    except ValueError:
-        value = -1.0
-    return value if value > 0 else DEFAULT_INTERVAL_S
-
-
 class Reaper:
     """A daemon thread that calls ``reap_once`` every ``RUNSTACK_SERVER_REAP_INTERVAL`` s."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, interval_s: float) -> None:
         self.store = store
+        self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="runstack-reaper", daemon=True)
 
@@ -59,8 +47,7 @@ class Reaper:
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        interval = interval_s()
-        while not self._stop.wait(interval):
+        while not self._stop.wait(self.interval_s):
             try:
                 reaped = reap_once(self.store)
                 if reaped:
