@@ -27,7 +27,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__, settings
-from runstack.errors import InvalidParameterError, RunstackError
+from runstack.errors import ApiError, InvalidParameterError, RunstackError
 from runstack.server import handlers_runstack, reaper
 from runstack.server.endpoints import AJAX_PREFIX, MLFLOW_PREFIX, Endpoint
 from runstack.server.fields import parse_fields, query_to_raw
@@ -40,18 +40,6 @@ _API_PREFIXES = ("/api/", "/ajax-api/")
 _OPENAPI_PATH = "/api/2.0/runstack/openapi.json"
 
 logger = logging.getLogger("runstack.server")
-
-
-class ApiError(RunstackError):
-    """An error about the HTTP request itself, with its own status."""
-
-    def __init__(self, message: str, error_code: str, status: int) -> None:
-        super().__init__(message, error_code)
-        self.status = status
-
-    @property
-    def http_status(self) -> int:
-        return self.status
 
 
 class StoreHolder:

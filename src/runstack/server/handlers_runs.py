@@ -11,7 +11,7 @@ from typing import Any
 
 from runstack.client import make_metric
 from runstack.clock import now_ms
-from runstack.errors import InvalidParameterError, RunstackError
+from runstack.errors import InvalidParameterError, NotImplementedByRunstack
 from runstack.input_json import dataset_inputs_from_request
 from runstack.input_validation import check_dataset_inputs
 from runstack.run_names import generate_run_name
@@ -48,10 +48,6 @@ MAX_BATCH_METRICS = 1000
 MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
 MAX_BATCH_ENTITIES = 1000
-
-
-class NotImplementedByRunstack(RunstackError):
-    default_error_code = "NOT_IMPLEMENTED"
 
 
 def checked_tags(pairs: list[tuple[str, str]]) -> dict[str, str]:
