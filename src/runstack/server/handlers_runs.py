@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from runstack.client import make_metric
-from runstack.clock import now_ms
 from runstack.errors import InvalidParameterError, NotImplementedByRunstack
 from runstack.input_json import dataset_inputs_from_request
 from runstack.input_validation import check_dataset_inputs
-from runstack.run_names import generate_run_name
+from runstack.metric_columns import make_metric
+from runstack.run_creation import create_run
 from runstack.server.endpoints import GET, POST, Endpoint
 from runstack.server.fields import (
     DATASET_INPUTS,
@@ -31,7 +30,7 @@ from runstack.server.fields import (
 from runstack.server.handlers_experiments import DEFAULT_MAX_RESULTS, view_type
 from runstack.server.proto_json import run_info_json, run_json, runs_page
 from runstack.store.base import Store
-from runstack.tags import DATA_CONTEXT, PARENT_RUN_ID, RUN_NAME
+from runstack.tags import DATA_CONTEXT
 from runstack.validation import (
     validate_batch_params,
     validate_experiment_id,
@@ -61,33 +60,16 @@ def new_run(
     parent_run_id: str | None,
     heartbeat_timeout_ms: int | None,
 ) -> dict[str, Any]:
-    """Shared by MLflow's runs/create and runstack's: validate everything, then one write."""
-    experiment_id = validate_experiment_id(args["experiment_id"])
-    tags = checked_tags(args["tags"])
-    run_name = args["run_name"] or None
-    tag_name = tags.get(RUN_NAME) or None
-    if run_name and tag_name and run_name != tag_name:
-        raise InvalidParameterError(
-            f"run_name {run_name!r} differs from the {RUN_NAME} tag {tag_name!r}; give the "
-            "name once."
-        )
-    name = validate_run_name(run_name or tag_name or generate_run_name())
-    parent = parent_run_id or tags.get(PARENT_RUN_ID) or None
-    if parent is not None:
-        tags[PARENT_RUN_ID] = validate_run_id(parent)
-    start_time = args["start_time"] or now_ms()  # absent (or proto's default 0): now
-    if start_time < 0:
-        raise InvalidParameterError(
-            f"Invalid value {start_time} for parameter 'start_time': use milliseconds since "
-            "the epoch."
-        )
-    run = store.create_run(
-        experiment_id,
+    """Shared by MLflow's runs/create and runstack's: the client's rules
+    (``runstack.run_creation``), then one write."""
+    run = create_run(
+        store,
+        args["experiment_id"],
+        args["start_time"],
+        args["tags"],
+        args["run_name"] or None,
         args["user_id"] or "",
-        start_time,
-        name,
-        list(tags.items()),
-        parent,
+        parent_run_id,
         heartbeat_timeout_ms,
     )
     return {"run": run_json(run)}

@@ -16,22 +16,9 @@ from runstack.store.base import Store
 logger = logging.getLogger("runstack.server")
 
 
-def reap_once(store: Store) -> list[str]:
-    """Reap now; returns the ids of the runs marked KILLED (none for non-SQL stores)."""
-    db = getattr(store, "db", None)
-    if db is None:
-        return []
-    from runstack.clock import now_ms
-    from runstack.store.sql import liveness
-
-    if not db.read(lambda tx: liveness.any_dead(tx, now_ms())):
-        return []
-    reaped: list[str] = db.write(lambda tx: liveness.reap(tx, now_ms()))
-    return reaped
-
-
 class Reaper:
-    """A daemon thread that calls ``reap_once`` every ``RUNSTACK_SERVER_REAP_INTERVAL`` s."""
+    """A daemon thread that calls the store's ``reap_dead_runs`` every ``interval_s`` seconds
+    (``RUNSTACK_SERVER_REAP_INTERVAL``)."""
 
     def __init__(self, store: Store, interval_s: float) -> None:
         self.store = store
@@ -49,7 +36,7 @@ class Reaper:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                reaped = reap_once(self.store)
+                reaped = self.store.reap_dead_runs()
                 if reaped:
                     logger.info("runstack server: marked dead runs KILLED: %s", reaped)
             except Exception as error:  # keep sweeping; the database may come back

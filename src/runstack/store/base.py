@@ -123,4 +123,12 @@ class Store(Protocol):
         """Extend the liveness lease of these RUNNING runs."""
         ...
 
+    def reap_dead_runs(self) -> list[str]:
+        """Mark KILLED every RUNNING run whose heartbeat lease has expired (its last heartbeat
+        as end time, a ``runstack.killedReason`` tag) and return their ids. Reads reap what
+        they read anyway; this is for sweeping (the server's reaper). A store that does not
+        own the database (the REST store) reaps nothing and returns []: the server behind
+        it sweeps its own."""
+        ...
+
     def close(self) -> None: ...

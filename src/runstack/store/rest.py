@@ -581,6 +581,10 @@ class RestStore:
             body = {"run_ids": list(run_ids), "timeout_ms": timeout_ms}
             self.http.call("POST", RUNSTACK + "runs/renew-heartbeats", body)
 
+    def reap_dead_runs(self) -> list[str]:
+        """Nothing: the server owns the database and sweeps it itself (see server/reaper.py)."""
+        return []
+
 
 def _single_value_request(
     run_id: str,
