@@ -28,7 +28,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__, settings
 from runstack.errors import ApiError, InvalidParameterError, RunstackError
-from runstack.server import handlers_runstack, reaper
+from runstack.server import reaper
+from runstack.server.config import ServerSettings
 from runstack.server.endpoints import AJAX_PREFIX, MLFLOW_PREFIX, Endpoint
 from runstack.server.fields import parse_fields, query_to_raw
 from runstack.server.openapi import openapi_document
@@ -131,9 +132,10 @@ class TrackingApp:
     object: one logged value is one request, and the framework's share of it counts. Health,
     version, the OpenAPI document and the lifespan go to a small Starlette app."""
 
-    def __init__(self, api: ASGIApp, rest: Starlette) -> None:
+    def __init__(self, api: ASGIApp, rest: Starlette, settings: ServerSettings) -> None:
         self.api = api
         self.rest = rest
+        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -143,19 +145,22 @@ class TrackingApp:
             await self.rest(scope, receive, send)
 
 
-def create_app(backend_store_uri: str) -> TrackingApp:
-    """The ASGI app serving the tracking API over the store at ``backend_store_uri``."""
+def create_app(
+    backend_store_uri: str, server_settings: ServerSettings | None = None
+) -> TrackingApp:
+    """The ASGI app serving the tracking API over the store at ``backend_store_uri``, with
+    ``server_settings`` (default: from the environment), kept on the app as ``.settings``."""
     holder = StoreHolder(backend_store_uri)
-    body_limit = settings.SERVER_MAX_BODY_BYTES.read()
-    reap_interval_s = settings.SERVER_REAP_INTERVAL.read()
+    config = server_settings or ServerSettings.from_environment()
+    body_limit = config.max_body_bytes
     # Store calls block: they run on these threads (each may hold a database connection).
-    workers = ThreadPoolExecutor(settings.SERVER_THREADS.read(), thread_name_prefix="runstack-api")
-    handlers_runstack.SERVER_LIMITS["max_request_bytes"] = body_limit
+    workers = ThreadPoolExecutor(config.threads, thread_name_prefix="runstack-api")
     endpoints = _index()
     document = openapi_document(ALL_ENDPOINTS)
 
     def call(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any]:
-        return endpoint.handler(holder.get(), args)
+        body = endpoint.handler(holder.get(), args)
+        return {**body, **config.client_limits()} if endpoint.reports_limits else body
 
     # A PostgreSQL call waits only for the database's own short work, so a quick request that
     # is the only one in this process is answered on the event loop: handing it to a thread
@@ -228,7 +233,7 @@ def create_app(backend_store_uri: str) -> TrackingApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         store = await loop.run_in_executor(workers, holder.get)
-        sweeper = reaper.Reaper(store, reap_interval_s)
+        sweeper = reaper.Reaper(store, config.reap_interval_s)
         sweeper.start()
         try:
             yield
@@ -246,7 +251,8 @@ def create_app(backend_store_uri: str) -> TrackingApp:
         ],
         lifespan=lifespan,
     )
-    return TrackingApp(api, rest)
+    rest.state.settings = config
+    return TrackingApp(api, rest, config)
 
 
 def app_from_environment() -> TrackingApp:
