@@ -2,7 +2,8 @@
 
 The client validates and converts arguments, then makes exactly one store call, so a call
 that fails validation never reaches the database and a call that fails in the database
-changes nothing. The fluent functions in ``runstack.fluent`` are thin wrappers over it.
+changes nothing. The fluent functions (``runstack.fluent``, through the run session in
+``runstack.session``) are thin wrappers over it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Two of MLflow's quirks are fixed here: ``runs/create`` without ``start_time`` starts the run
 now (MLflow records epoch 0), and ``runs/update`` with an unknown status is a 400 (MLflow
-answers 200 and ignores it). Tags sent to ``runs/create`` are validated like any other tags.
+answers 200 and ignores it). ``runs/create`` applies the client's rules for a new run
+(``runstack.run_creation``): tags validated like any other tags, the same name and parent
+rules, the same errors.
 """
 
 from __future__ import annotations

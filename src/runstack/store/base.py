@@ -1,7 +1,9 @@
-"""The storage interface every backend implements (SQL today, HTTP later).
+"""The storage interface every backend implements: ``runstack.store.sql`` (SQLite and
+PostgreSQL) and ``runstack.store.rest`` (a tracking server over HTTP).
 
 The client (``runstack.client``) validates arguments and calls exactly one store method per
-operation; each method is one transaction, so a failed call changes nothing.
+operation; each method is one transaction, so a failed call changes nothing (against an
+MLflow server, which has no such endpoints, the REST store documents where it cannot be).
 """
 
 from __future__ import annotations
