@@ -269,6 +269,7 @@ SETTINGS = settings(
 )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(node=st.none() | filters, order_by=orderings, both=st.booleans())
 def test_results_match_the_model(
@@ -280,6 +281,7 @@ def test_results_match_the_model(
     assert search_runs(engine, text, order_by, experiment_ids) == expected, text
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40, deadline=None, suppress_health_check=list(SETTINGS.suppress_health_check)
 )

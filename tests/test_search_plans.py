@@ -247,6 +247,7 @@ def test_long_and_multibyte_values_match_exactly(backend: str, tmp_path: Path) -
         assert search_runs(engine, both) == ["v02", "v01"]
 
 
+@pytest.mark.slow
 def test_postgres_uses_the_prefix_index(tmp_path: Path) -> None:
     runs = [
         RunSpec(f"r{i:05d}", start_time=i, params={"p": f"v{i % 500}", "q": "same"})

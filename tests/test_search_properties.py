@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,6 +76,7 @@ def normalise(node: Node) -> Node:
     return node
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(trees(RUN_VOCABULARY))
 def test_run_filters_round_trip(tree: Node) -> None:

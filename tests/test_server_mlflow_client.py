@@ -168,11 +168,15 @@ def _mlflow_available() -> bool:
     return importlib.util.find_spec("mlflow") is not None
 
 
-pytestmark = pytest.mark.skipif(
-    not _mlflow_available(),
-    reason="mlflow-skinny is not installed (pip install -e '.[test]'), and "
-    "RUNSTACK_TEST_MLFLOW_PYTHON names no interpreter that has it",
-)
+# MLflow's own client in child interpreters, against a real server: slow.
+pytestmark = [
+    pytest.mark.skipif(
+        not _mlflow_available(),
+        reason="mlflow-skinny is not installed (pip install -e '.[test]'), and "
+        "RUNSTACK_TEST_MLFLOW_PYTHON names no interpreter that has it",
+    ),
+    pytest.mark.slow,
+]
 
 
 def _run_scenario(python: str, module: str, uri: str, cwd: Path) -> dict[str, Any]:
