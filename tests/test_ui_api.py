@@ -16,6 +16,7 @@ from runstack.client import TrackingClient
 from runstack.entities import Metric
 from runstack.server.app import create_app
 from runstack.server.background import BackgroundServer
+from runstack.server.config import ServerSettings
 
 UI = "/api/2.0/runstack/ui/"
 
@@ -480,7 +481,7 @@ def test_series_bad_input(ui: Ui, client: TrackingClient) -> None:
 def test_read_only_refuses_every_change(store_uri: str, client: TrackingClient) -> None:
     exp = client.create_experiment("kept")
     run_id = client.create_run(exp).info.run_id
-    with BackgroundServer(app=create_app(store_uri, read_only=True)) as url:
+    with BackgroundServer(app=create_app(store_uri, ServerSettings(read_only=True))) as url:
         ui = Ui(url)
         assert ui.ok("GET", "config")["read_only"] is True
         mlflow = "/api/2.0/mlflow/"

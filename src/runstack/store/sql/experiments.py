@@ -7,7 +7,6 @@ those runs and not the ones deleted on their own.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from runstack.clock import now_ms
 from runstack.entities import Experiment, LifecycleStage, PagedList, ViewType
 from runstack.errors import InvalidStateError, ResourceAlreadyExistsError, ResourceNotFoundError
+from runstack.settings import ARTIFACT_ROOT
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Database, Prepared, Tx
 from runstack.store.sql.rows import with_experiment_tags
@@ -31,7 +31,7 @@ _EXPERIMENT_BY_NAME = Prepared(sa.select(t.experiments).where(_e.name == sa.bind
 def default_artifact_root(db: Database) -> str:
     """Where experiments keep artifacts unless told otherwise: ``RUNSTACK_ARTIFACT_ROOT``,
     else ``mlruns`` beside the SQLite file, else ``mlruns`` in the working directory."""
-    configured = os.environ.get("RUNSTACK_ARTIFACT_ROOT")
+    configured = ARTIFACT_ROOT.read()
     if configured:
         return configured.rstrip("/")
     if db.is_sqlite and db.engine.url.database:

@@ -1,9 +1,9 @@
 """The SQL store's reads for the web UI: run counts per experiment, the distinct keys of an
 experiment, a run table page with only the chosen columns, and a run's per-key min/max/count.
 
-A run table page reuses run search (``runstack.search``) for filtering, ordering and keyset
-paging, then reads only the page's requested columns, the few system tags every row shows,
-and its child counts, with one statement each.
+A run table page reuses run search (``runstack.filters``, ``store/sql/query``) for filtering,
+ordering and keyset paging, then reads only the page's requested columns, the few system
+tags every row shows, and its child counts, with one statement each.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from runstack import tags
 from runstack.clock import now_ms
 from runstack.entities import ViewType
 from runstack.errors import InvalidParameterError
-from runstack.search import build_run_search, parse_run_filter
+from runstack.filters import parse_run_filter
 from runstack.store.sql import liveness
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Database, Prepared, Tx
 from runstack.store.sql.packing import unpack_batch
+from runstack.store.sql.query import build_run_search
 from runstack.store.sql.rows import (
     LOGGED_OF_RUN,
     RUN_COLUMNS,
