@@ -35,6 +35,8 @@ class Endpoint:
     # One short store call on one run (start, end, one value): the app may answer it on the
     # event loop itself when it is the only request in the process (see app.py).
     quick: bool = False
+    # The app adds its limits for clients (``ServerSettings.client_limits``) to the answer.
+    reports_limits: bool = False
 
     @property
     def full_path(self) -> str:

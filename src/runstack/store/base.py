@@ -1,7 +1,9 @@
-"""The storage interface every backend implements (SQL today, HTTP later).
+"""The storage interface every backend implements: ``runstack.store.sql`` (SQLite and
+PostgreSQL) and ``runstack.store.rest`` (a tracking server over HTTP).
 
 The client (``runstack.client``) validates arguments and calls exactly one store method per
-operation; each method is one transaction, so a failed call changes nothing.
+operation; each method is one transaction, so a failed call changes nothing (against an
+MLflow server, which has no such endpoints, the REST store documents where it cannot be).
 """
 
 from __future__ import annotations
@@ -121,6 +123,14 @@ class Store(Protocol):
 
     def renew_heartbeats(self, run_ids: Sequence[str], timeout_ms: int) -> None:
         """Extend the liveness lease of these RUNNING runs."""
+        ...
+
+    def reap_dead_runs(self) -> list[str]:
+        """Mark KILLED every RUNNING run whose heartbeat lease has expired (its last heartbeat
+        as end time, a ``runstack.killedReason`` tag) and return their ids. Reads reap what
+        they read anyway; this is for sweeping (the server's reaper). A store that does not
+        own the database (the REST store) reaps nothing and returns []: the server behind
+        it sweeps its own."""
         ...
 
     def close(self) -> None: ...
