@@ -69,10 +69,9 @@ class UiReads:
             for run_id in run_ids:
                 if run_id not in found:
                     raise ResourceNotFoundError(f"Run {run_id!r} does not exist.")
-            return [
-                series_queries.metric_series(tx, run_id, key, max_points, min_step, max_step)
-                for run_id in run_ids
-            ]
+            return series_queries.metric_series(
+                tx, list(run_ids), key, max_points, min_step, max_step
+            )
 
         return self.db.read(read)
 
