@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__
@@ -171,6 +171,13 @@ class TrackingApp:
             await self.rest(scope, receive, send)
 
 
+def _ui_routes() -> list[BaseRoute]:
+    """The web UI's page and static files (``runstack.ui``), beside the API in every worker."""
+    from runstack.ui.routes import ui_routes
+
+    return ui_routes()
+
+
 def create_app(backend_store_uri: str) -> TrackingApp:
     """The ASGI app serving the tracking API over the store at ``backend_store_uri``."""
     holder = StoreHolder(backend_store_uri)
@@ -272,6 +279,7 @@ def create_app(backend_store_uri: str) -> TrackingApp:
             Route("/version", version, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route(_OPENAPI_PATH, openapi, methods=["GET"]),
+            *_ui_routes(),
         ],
         lifespan=lifespan,
     )

@@ -1,0 +1,29 @@
+// Draw a chart only when its box scrolls into view (one observer for the page).
+
+let observer = null;
+const pending = new Map();
+
+export function whenVisible(element, callback) {
+  if (!observer) {
+    observer = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        if (!entry.isIntersecting) continue;
+        const fn = pending.get(entry.target);
+        pending.delete(entry.target);
+        observer.unobserve(entry.target);
+        if (fn) fn();
+      }
+    }, {rootMargin: '150px'});
+  }
+  pending.set(element, callback);
+  observer.observe(element);
+  return () => {
+    pending.delete(element);
+    observer.unobserve(element);
+  };
+}
+
+/** Points to ask for: about two per horizontal pixel of the plot. */
+export function maxPointsFor(width) {
+  return Math.max(100, Math.min(4000, Math.floor(2 * Math.max(100, width - 70))));
+}

@@ -1,0 +1,275 @@
+// Compare runs: metric charts overlaid (or grouped by a param: mean and min-max band), a
+// params table with differences marked, a scatter, and parallel coordinates.
+
+import {api, num} from '../api.js';
+import {chartControls, chartOptions} from '../chart_controls.js';
+import {colorFor} from '../charts/colors.js';
+import {maxPointsFor, whenVisible} from '../charts/lazy.js';
+import {lineChart, stepRange} from '../charts/line.js';
+import {drawParallel} from '../charts/parallel.js';
+import {drawScatter} from '../charts/scatter.js';
+import {emptyState, errorBox, fill, h} from '../dom.js';
+import {fmtNum} from '../format.js';
+import {setParams} from '../router.js';
+import {statusBadge} from '../status.js';
+
+const MAX_RUNS = 200;
+const CHUNK = 100;
+
+async function loadRuns(experimentIds, runIds, params, metrics) {
+  const out = [];
+  for (let i = 0; i < runIds.length; i += CHUNK) {
+    const ids = runIds.slice(i, i + CHUNK);
+    const page = await api.runsTable({
+      experiment_ids: experimentIds,
+      filter: `attributes.run_id IN (${ids.map((id) => `'${id}'`).join(', ')})`,
+      max_results: CHUNK, view: 'all',
+      columns: {metrics, params, tags: []},
+    });
+    out.push(...page.runs);
+  }
+  const order = new Map(runIds.map((id, i) => [id, i]));
+  return out.sort((a, b) => order.get(a.run_id) - order.get(b.run_id));
+}
+
+function groupTraces(traces, runs, groupKey) {
+  const groups = new Map();
+  runs.forEach((run, i) => {
+    const value = run.params[groupKey] ?? '(not set)';
+    if (!groups.has(value)) groups.set(value, []);
+    if (traces[i]) groups.get(value).push(traces[i]);
+  });
+  return [...groups.entries()].filter(([, members]) => members.length).map(([value, members]) => {
+    const byX = new Map();
+    const stepOf = new Map();
+    for (const t of members) {
+      t.xs.forEach((x, j) => {
+        const y = t.ys[j];
+        if (y === null || !Number.isFinite(y)) return;
+        if (!byX.has(x)) byX.set(x, []);
+        byX.get(x).push(y);
+        stepOf.set(x, t.steps[j]);
+      });
+    }
+    const xs = [...byX.keys()].sort((a, b) => a - b);
+    const stats = xs.map((x) => byX.get(x));
+    return {
+      label: `${groupKey}=${value} (${members.length})`,
+      color: colorFor(`group:${groupKey}=${value}`),
+      xs,
+      steps: xs.map((x) => stepOf.get(x)),
+      ys: stats.map((v) => v.reduce((a, b) => a + b, 0) / v.length),
+      lo: stats.map((v) => Math.min(...v)),
+      hi: stats.map((v) => Math.max(...v)),
+    };
+  });
+}
+
+export async function render(ctx, route) {
+  const {root, crumbs} = ctx;
+  const runIds = (route.params.get('runs') || '').split(',').filter(Boolean).slice(0, MAX_RUNS);
+  let experimentIds = (route.params.get('exp') || '').split(',').filter(Boolean);
+  fill(crumbs, h('a', {href: '#/'}, 'Experiments'), ' / ',
+    experimentIds.length === 1 ? [h('a', {href: `#/experiments/${encodeURIComponent(experimentIds[0])}`}, `Experiment ${experimentIds[0]}`), ' / '] : null,
+    h('span', {}, 'Compare'));
+  if (!runIds.length) {
+    fill(root, emptyState('No runs to compare: select runs on an experiment’s page, then press Compare.'));
+    return {};
+  }
+  if (!experimentIds.length) {
+    const first = await api.runDetail(runIds[0]);
+    experimentIds = [first.run.info.experiment_id];
+  }
+  const [paramKeys, metricKeys] = await Promise.all([
+    api.keys({experiment_id: experimentIds, kind: 'params', max_results: 100}),
+    api.keys({experiment_id: experimentIds, kind: 'metrics', max_results: 100}),
+  ]);
+  const runs = await loadRuns(experimentIds, runIds, paramKeys.keys, metricKeys.keys);
+  const usedParams = paramKeys.keys.filter((k) => runs.some((r) => r.params[k] !== undefined));
+  const usedMetrics = metricKeys.keys.filter((k) => runs.some((r) => r.metrics[k] !== undefined));
+  let state = stateOf(route);
+
+  const legend = h('div', {class: 'legend'}, runs.map((run) => h('a', {class: 'legend-item', href: `#/runs/${encodeURIComponent(run.run_id)}`},
+    h('span', {class: 'swatch', dataset: {color: colorFor(run.run_id)}}), run.run_name || run.run_id)));
+  const controls = chartControls(state.options, (changes) => setParams(changes, {replace: true}), {xModes: ['step', 'rel']});
+  const group = h('select', {'aria-label': 'Group runs by param'}, h('option', {value: ''}, 'No grouping'),
+    usedParams.map((k) => h('option', {value: k}, `Group by ${k}`)));
+  group.addEventListener('change', () => setParams({group: group.value || null}, {replace: true}));
+  controls.element.append(group);
+  const grid = h('div', {class: 'chart-grid'});
+  const onlyDiff = h('input', {type: 'checkbox', 'aria-label': 'Only params that differ'});
+  const paramsBox = h('div', {class: 'table-wrap params-compare'});
+  const options = [...usedParams.map((k) => h('option', {value: `p:${k}`}, `param ${k}`)), ...usedMetrics.map((k) => h('option', {value: `m:${k}`}, `metric ${k}`))];
+  const sx = h('select', {'aria-label': 'Scatter x axis'}, options.map((o) => o.cloneNode(true)));
+  const sy = h('select', {'aria-label': 'Scatter y axis'}, usedMetrics.map((k) => h('option', {value: `m:${k}`}, `metric ${k}`)));
+  const scatterBox = h('div', {class: 'canvas-box'});
+  const scatterReadout = h('div', {class: 'readout small'}, '\u00a0');
+  const pc = h('select', {'aria-label': 'Parallel coordinates metric'}, usedMetrics.map((k) => h('option', {value: k}, `metric ${k}`)));
+  const parallelBox = h('div', {class: 'canvas-box'});
+  for (const select of [sx, sy]) select.addEventListener('change', () => setParams({sx: sx.value, sy: sy.value}, {replace: true}));
+  pc.addEventListener('change', () => setParams({pc: pc.value}, {replace: true}));
+  onlyDiff.addEventListener('change', () => setParams({diff: onlyDiff.checked ? '1' : null}, {replace: true}));
+
+  fill(root, h('h1', {}, `Comparing ${runs.length} run${runs.length === 1 ? '' : 's'}`),
+    runs.length < runIds.length ? errorBox({message: `${runIds.length - runs.length} of the runs in the link were not found.`}) : null,
+    legend,
+    h('section', {}, h('h2', {}, 'Metrics'), controls.element, usedMetrics.length ? grid : emptyState('These runs have no metrics.')),
+    h('section', {}, h('h2', {}, 'Parameters'), h('label', {class: 'inline'}, onlyDiff, ' Only params that differ'), paramsBox),
+    h('div', {class: 'two-col'},
+      h('section', {}, h('h2', {}, 'Scatter'), h('div', {class: 'toolbar'}, sx, h('span', {}, 'against'), sy), scatterBox, scatterReadout),
+      h('section', {}, h('h2', {}, 'Parallel coordinates'), h('div', {class: 'toolbar'}, h('span', {}, 'Params and'), pc), parallelBox)));
+  for (const swatch of legend.querySelectorAll('.swatch')) swatch.style.background = swatch.dataset.color;
+
+  // One chart per metric key, overlaid runs; fetched when scrolled into view.
+  const cards = [];
+  for (const key of usedMetrics) {
+    const note = h('span', {class: 'muted small'});
+    const reset = h('button', {class: 'link small', hidden: true}, 'Reset zoom');
+    const body = h('div', {class: 'chart-body'});
+    const element = h('figure', {class: 'chart-card', dataset: {key}}, h('figcaption', {}, h('span', {class: 'mono'}, key), note, reset), body);
+    const card = {key, element, note, reset, series: null, zoom: null};
+    card.chart = lineChart(body, {
+      onZoom: (range) => {
+        if (range && card.series) {
+          const steps = stepRange(rawTraces(card), range.min, range.max);
+          if (!steps) return;
+          card.zoom = steps;
+        } else if (card.zoom) {
+          card.zoom = null;
+        } else {
+          return;
+        }
+        fetchCard(card);
+      },
+    });
+    reset.addEventListener('click', () => {
+      card.zoom = null;
+      fetchCard(card);
+    });
+    card.stop = whenVisible(element, () => fetchCard(card));
+    cards.push(card);
+    grid.append(element);
+  }
+
+  function rawTraces(card) {
+    const byRun = new Map(card.series.map((s) => [s.run_id, s]));
+    return runs.map((run) => {
+      const s = byRun.get(run.run_id);
+      if (!s) return null;
+      const steps = s.steps.map(Number);
+      const times = s.timestamps.map(Number);
+      const xs = state.options.xMode === 'rel' ? times.map((t) => (t - (run.start_time || times[0] || 0)) / 1000) : steps;
+      return {label: run.run_name || run.run_id, color: colorFor(run.run_id), xs, ys: s.values.map(num), steps};
+    });
+  }
+
+  async function fetchCard(card) {
+    try {
+      const result = await api.series({
+        run_id: runs.map((r) => r.run_id), key: card.key, max_points: maxPointsFor(card.chart.width()),
+        min_step: card.zoom ? card.zoom.minStep : null, max_step: card.zoom ? card.zoom.maxStep : null,
+      });
+      card.series = result.series;
+      drawCard(card);
+    } catch (error) {
+      fill(card.note, errorBox(error));
+    }
+  }
+
+  function drawCard(card) {
+    if (!card.series) return;
+    const traces = rawTraces(card);
+    const shown = state.group ? groupTraces(traces, runs, state.group) : traces.filter(Boolean);
+    card.chart.set(shown, state.options);
+    card.reset.hidden = !card.zoom;
+    const reduced = card.series.filter((s) => s.reduced).length;
+    fill(card.note, `${card.series.length} runs${reduced ? `, ${reduced} reduced (extremes kept)` : ''}`);
+  }
+
+  function drawParams() {
+    const differs = (k) => new Set(runs.map((r) => r.params[k] ?? '\u0000')).size > 1;
+    const keys = state.diff ? usedParams.filter(differs) : usedParams;
+    if (!keys.length) {
+      fill(paramsBox, emptyState(usedParams.length ? 'All params are the same in these runs.' : 'These runs have no params.'));
+      return;
+    }
+    fill(paramsBox, h('table', {class: 'grid compact'},
+      h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Param'), runs.map((r) => h('th', {scope: 'col', title: r.run_id},
+        h('a', {href: `#/runs/${encodeURIComponent(r.run_id)}`}, r.run_name || r.run_id), ' ', statusBadge(r.status))))),
+      h('tbody', {}, keys.map((k) => h('tr', {class: differs(k) ? 'differs' : ''},
+        h('th', {scope: 'row', class: 'mono'}, k), runs.map((r) => h('td', {}, r.params[k] ?? '')))))));
+  }
+
+  function valueOf(run, spec) {
+    const kind = spec.slice(0, 1);
+    const key = spec.slice(2);
+    return kind === 'p' ? run.params[key] : num(run.metrics[key]);
+  }
+
+  function drawScatterChart() {
+    if (!sx.value || !sy.value) {
+      fill(scatterBox, emptyState('Log params or metrics to see a scatter.'));
+      return;
+    }
+    const width = Math.max(300, scatterBox.clientWidth || 560);
+    drawScatter(scatterBox, scatterReadout, runs.map((run) => ({
+      label: run.run_name || run.run_id, color: colorFor(run.run_id), x: valueOf(run, sx.value), y: valueOf(run, sy.value),
+    })), {xLabel: sx.value.slice(2), yLabel: sy.value.slice(2), width});
+  }
+
+  function drawParallelChart() {
+    if (!pc.value) {
+      fill(parallelBox, emptyState('Log a metric to see parallel coordinates.'));
+      return;
+    }
+    const differing = usedParams.filter((k) => new Set(runs.map((r) => r.params[k])).size > 1).slice(0, 10);
+    const axes = [...differing, pc.value];
+    const width = Math.max(300, parallelBox.clientWidth || 560);
+    drawParallel(parallelBox, runs.map((run) => ({
+      label: run.run_name, color: colorFor(run.run_id),
+      values: {...Object.fromEntries(differing.map((k) => [k, run.params[k]])), [pc.value]: num(run.metrics[pc.value])},
+    })), axes, {width});
+  }
+
+  function apply() {
+    controls.set(state.options);
+    group.value = state.group;
+    onlyDiff.checked = state.diff;
+    if (state.sx && [...sx.options].some((o) => o.value === state.sx)) sx.value = state.sx;
+    else if (usedMetrics.length) sx.value = usedParams.length ? `p:${usedParams[0]}` : `m:${usedMetrics[0]}`;
+    if (state.sy && [...sy.options].some((o) => o.value === state.sy)) sy.value = state.sy;
+    if (state.pc && [...pc.options].some((o) => o.value === state.pc)) pc.value = state.pc;
+    for (const card of cards) {
+      card.element.hidden = Boolean(state.options.keys) && !card.key.toLowerCase().includes(state.options.keys.toLowerCase());
+      drawCard(card);
+    }
+    drawParams();
+    drawScatterChart();
+    drawParallelChart();
+  }
+
+  apply();
+  return {
+    update(next) {
+      state = stateOf(next);
+      apply();
+    },
+    destroy() {
+      for (const card of cards) {
+        card.stop();
+        card.chart.destroy();
+      }
+    },
+  };
+}
+
+function stateOf(route) {
+  return {
+    options: chartOptions(route.params),
+    group: route.params.get('group') || '',
+    diff: route.params.get('diff') === '1',
+    sx: route.params.get('sx') || '',
+    sy: route.params.get('sy') || '',
+    pc: route.params.get('pc') || '',
+  };
+}
