@@ -34,8 +34,10 @@ def serve(
     workers: int = 1,
     *,
     access_log: bool = False,
+    read_only: bool = False,
 ) -> None:
-    """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped.
+    """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped;
+    with ``read_only``, every request that would change data is refused (403).
 
     Each worker process opens its own store. With several workers, use PostgreSQL (SQLite
     works, but its single writer makes more workers pointless for writes).
@@ -53,10 +55,11 @@ def serve(
         ) from None
     check_backend(backend_store_uri)
 
-    from runstack.server.app import BACKEND_ENV
+    from runstack.server.app import BACKEND_ENV, READ_ONLY_ENV
     from runstack.server.tcp import PROTOCOL
 
     os.environ[BACKEND_ENV] = backend_store_uri  # read by each worker's app factory
+    os.environ[READ_ONLY_ENV] = "1" if read_only else "0"
     uvicorn.run(
         "runstack.server.app:app_from_environment",
         factory=True,

@@ -29,8 +29,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__
 from runstack.errors import InvalidParameterError, RunstackError
-from runstack.server import handlers_runstack, reaper
-from runstack.server.endpoints import AJAX_PREFIX, MLFLOW_PREFIX, Endpoint
+from runstack.server import handlers_runstack, handlers_ui, reaper
+from runstack.server.endpoints import (
+    AJAX_PREFIX,
+    MLFLOW_PREFIX,
+    RUNSTACK_AJAX_PREFIX,
+    RUNSTACK_PREFIX,
+    Endpoint,
+)
 from runstack.server.fields import parse_fields, query_to_raw
 from runstack.server.openapi import openapi_document
 from runstack.server.routes import ALL_ENDPOINTS
@@ -40,6 +46,7 @@ from runstack.store.base import Store
 BACKEND_ENV = "RUNSTACK_SERVER_BACKEND_STORE_URI"
 MAX_BODY_ENV = "RUNSTACK_SERVER_MAX_BODY_BYTES"
 THREADS_ENV = "RUNSTACK_SERVER_THREADS"
+READ_ONLY_ENV = "RUNSTACK_SERVER_READ_ONLY"
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 # Each thread may hold a database connection: stay within the SQL store's pool.
 DEFAULT_THREADS = 12
@@ -145,13 +152,24 @@ def _json_body(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _index() -> dict[str, Endpoint]:
+def _index(read_only: bool) -> dict[str, Endpoint]:
     table = {}
-    for endpoint in ALL_ENDPOINTS:
+    for endpoint in (*ALL_ENDPOINTS, handlers_ui.config_endpoint(read_only)):
         table[endpoint.full_path] = endpoint
         if endpoint.prefix == MLFLOW_PREFIX:
             table[AJAX_PREFIX + endpoint.path] = endpoint
+        elif endpoint.prefix == RUNSTACK_PREFIX:
+            table[RUNSTACK_AJAX_PREFIX + endpoint.path] = endpoint
     return table
+
+
+def _refuse_changes(endpoint: Endpoint) -> ApiError:
+    return ApiError(
+        f"This server is read-only (--read-only): {endpoint.full_path} would change data "
+        "and is refused. Restart it without --read-only to make changes.",
+        "PERMISSION_DENIED",
+        403,
+    )
 
 
 class TrackingApp:
@@ -178,8 +196,9 @@ def _ui_routes() -> list[BaseRoute]:
     return ui_routes()
 
 
-def create_app(backend_store_uri: str) -> TrackingApp:
-    """The ASGI app serving the tracking API over the store at ``backend_store_uri``."""
+def create_app(backend_store_uri: str, *, read_only: bool = False) -> TrackingApp:
+    """The ASGI app serving the tracking API over the store at ``backend_store_uri``; with
+    ``read_only``, every request that would change data is refused (403)."""
     holder = StoreHolder(backend_store_uri)
     body_limit = _positive_env(MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES)
     # Store calls block: they run on these threads (each may hold a database connection).
@@ -187,7 +206,7 @@ def create_app(backend_store_uri: str) -> TrackingApp:
         _positive_env(THREADS_ENV, DEFAULT_THREADS), thread_name_prefix="runstack-api"
     )
     handlers_runstack.SERVER_LIMITS["max_request_bytes"] = body_limit
-    endpoints = _index()
+    endpoints = _index(read_only)
     document = openapi_document(ALL_ENDPOINTS)
 
     def call(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any]:
@@ -230,6 +249,8 @@ def create_app(backend_store_uri: str) -> TrackingApp:
                     "BAD_REQUEST",
                     405,
                 )
+            if read_only and endpoint.changes_state:
+                raise _refuse_changes(endpoint)
             if method == "GET":
                 query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
                 raw = query_to_raw(endpoint.fields, query)
@@ -294,4 +315,4 @@ def app_from_environment() -> TrackingApp:
             f"{BACKEND_ENV} is not set; start the server with `runstack server` or "
             "runstack.server.serve()."
         )
-    return create_app(uri)
+    return create_app(uri, read_only=os.environ.get(READ_ONLY_ENV) == "1")

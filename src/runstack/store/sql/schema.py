@@ -170,6 +170,24 @@ metric_blocks = Table(
     Column("points", LargeBinary, nullable=False),
 )
 
+# One row per metric_blocks row (same run, key, first_seq): the block's count, step range,
+# lowest and highest value, and per-chunk summaries (``block_summary.py``), so that a chart
+# of a long history and a run's per-key min/max/count read these instead of the points
+# (migration 0006). Written by the same fold that writes the block.
+metric_summaries = Table(
+    "metric_summaries",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("first_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("n_points", Integer, nullable=False),
+    Column("min_step", BigInteger, nullable=False),
+    Column("max_step", BigInteger, nullable=False),
+    Column("min_value", Float(53), nullable=True),
+    Column("max_value", Float(53), nullable=True),
+    Column("chunks", LargeBinary, nullable=False),
+)
+
 # One row per (run, key): the value at the highest step, then the latest timestamp, then the
 # one logged last. Brought up to date when the run's log is folded (see above).
 latest_metrics = Table(
