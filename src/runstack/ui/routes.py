@@ -92,4 +92,3 @@ def ui_routes() -> list[BaseRoute]:
         Route("/", index, methods=["GET", "HEAD"]),
         Route("/static/{version}/{path:path}", asset, methods=["GET", "HEAD"]),
     ]
-

@@ -96,6 +96,7 @@ export async function render(ctx, route) {
     usedParams.map((k) => h('option', {value: k}, `Group by ${k}`)));
   group.addEventListener('change', () => setParams({group: group.value || null}, {replace: true}));
   controls.element.append(group);
+  const groupLegend = h('div', {class: 'group-legend', 'aria-label': 'Groups'});
   const grid = h('div', {class: 'chart-grid'});
   const onlyDiff = h('input', {type: 'checkbox', 'aria-label': 'Only params that differ'});
   const paramsBox = h('div', {class: 'table-wrap params-compare'});
@@ -113,7 +114,7 @@ export async function render(ctx, route) {
   fill(root, h('h1', {}, `Comparing ${runs.length} run${runs.length === 1 ? '' : 's'}`),
     runs.length < runIds.length ? errorBox({message: `${runIds.length - runs.length} of the runs in the link were not found.`}) : null,
     legend,
-    h('section', {}, h('h2', {}, 'Metrics'), controls.element, usedMetrics.length ? grid : emptyState('These runs have no metrics.')),
+    h('section', {}, h('h2', {}, 'Metrics'), controls.element, groupLegend, usedMetrics.length ? grid : emptyState('These runs have no metrics.')),
     h('section', {}, h('h2', {}, 'Parameters'), h('label', {class: 'inline'}, onlyDiff, ' Only params that differ'), paramsBox),
     h('div', {class: 'two-col'},
       h('section', {}, h('h2', {}, 'Scatter'), h('div', {class: 'toolbar'}, sx, h('span', {}, 'against'), sy), scatterBox, scatterReadout),
@@ -231,12 +232,32 @@ export async function render(ctx, route) {
     })), axes, {width});
   }
 
+  function drawGroupLegend() {
+    if (!state.group) {
+      fill(groupLegend);
+      return;
+    }
+    const counts = new Map();
+    for (const run of runs) {
+      const value = run.params[state.group] ?? '(not set)';
+      counts.set(value, (counts.get(value) || 0) + 1);
+    }
+    fill(groupLegend, [...counts.entries()].map(([value, n]) => h('span', {},
+      h('span', {class: 'swatch', dataset: {color: colorFor(`group:${state.group}=${value}`)}}),
+      `${state.group}=${value} (${n} run${n === 1 ? '' : 's'}): mean, band from min to max`)));
+    for (const swatch of groupLegend.querySelectorAll('.swatch')) swatch.style.background = swatch.dataset.color;
+  }
+
   function apply() {
     controls.set(state.options);
+    drawGroupLegend();
     group.value = state.group;
     onlyDiff.checked = state.diff;
     if (state.sx && [...sx.options].some((o) => o.value === state.sx)) sx.value = state.sx;
-    else if (usedMetrics.length) sx.value = usedParams.length ? `p:${usedParams[0]}` : `m:${usedMetrics[0]}`;
+    else if (usedMetrics.length) {
+      const differing = usedParams.find((k) => new Set(runs.map((r) => r.params[k])).size > 1);
+      sx.value = differing || usedParams.length ? `p:${differing || usedParams[0]}` : `m:${usedMetrics[0]}`;
+    }
     if (state.sy && [...sy.options].some((o) => o.value === state.sy)) sy.value = state.sy;
     if (state.pc && [...pc.options].some((o) => o.value === state.pc)) pc.value = state.pc;
     for (const card of cards) {

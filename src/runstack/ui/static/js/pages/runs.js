@@ -135,7 +135,7 @@ export async function render(ctx, route) {
     const arrow = sorted ? (state.order.desc ? ' ▼' : ' ▲') : '';
     return h('th', {scope: 'col', 'aria-sort': sorted ? (state.order.desc ? 'descending' : 'ascending') : 'none'},
       h('button', {
-        class: 'sort', title: `Sort by ${column.label}`,
+        class: 'sort', title: `Sort by ${column.label}`, 'aria-label': `Sort by ${column.label}`,
         onclick: () => setParams({order: formatOrder({term: column.order, desc: sorted ? !state.order.desc : column.id === 'start'})}),
       }, label, arrow));
   }
