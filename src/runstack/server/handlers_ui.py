@@ -1,5 +1,5 @@
-"""The web UI's data endpoints (``/api/2.0/runstack/ui/...``): the contract with the pages
-is ``docs/ui-api.md``.
+"""The web UI's data endpoints (``/api/2.0/runstack/ui/...``), described in
+``docs/ui-api.md``.
 
 They return what a page draws and nothing more: experiments with run counts, the distinct
 keys of an experiment (for a column picker), a run table page with only the chosen

@@ -2,8 +2,9 @@
 (``runstack.series``), reading the block summaries instead of the points when the range
 holds many.
 
-A range with at most ``RAW_FACTOR * max_points`` points is read point by point (the blocks
-that overlap it, plus the log rows not folded yet) and reduced exactly. A longer one is
+A range with at most ``RAW_FACTOR * max_points`` points (counted from the summaries of the
+chunks that overlap it) is read point by point (the blocks that overlap it, plus the log rows
+not folded yet) and reduced exactly. A longer one is
 reduced from the chunk summaries of the blocks that lie wholly inside it; only the blocks
 that straddle an end of the range, and the unfolded log, are read point by point. A
 1,000,000-point history is then about 8,000 chunk summaries (800 KB) instead of 32 MB of
@@ -41,18 +42,6 @@ _SUMMARIES = Prepared(
     )
     .order_by(_s.first_seq)
 )
-_SUMMARY_COUNTS = Prepared(
-    sa.select(_s.first_seq, _s.n_points, _s.min_step, _s.max_step)
-    .where(
-        _s.run_id == sa.bindparam("run_id"),
-        _s.key == sa.bindparam("key"),
-        _s.max_step >= sa.bindparam("low"),
-        _s.min_step <= sa.bindparam("high"),
-    )
-    .order_by(_s.first_seq)
-)
-
-
 class _Columns:
     """Points gathered in logging order: parallel arrays."""
 
@@ -108,6 +97,15 @@ def _logged(tx: Tx, run_id: str, key: str, into: _Columns) -> None:
                 into.values.append(value)
 
 
+def _overlapping(chunks_data: bytes, low: int, high: int) -> int:
+    """How many points the chunks that overlap [low, high] hold (at least those in it)."""
+    return sum(
+        chunk.count
+        for chunk in chunk_summaries(chunks_data)
+        if chunk.first[0] <= high and chunk.last[0] >= low
+    )
+
+
 def metric_series(
     tx: Tx,
     run_id: str,
@@ -121,20 +119,25 @@ def metric_series(
     low = _INT64_MIN if min_step is None else min_step
     high = _INT64_MAX if max_step is None else max_step
     bounds = {"run_id": run_id, "key": key, "low": low, "high": high}
-    counted = tx.all(_SUMMARY_COUNTS, bounds)
+    rows = tx.all(_SUMMARIES, bounds)
     logged = _Columns()
     _logged(tx, run_id, key, logged)
-    if sum(row.n_points for row in counted) + len(logged.steps) <= RAW_FACTOR * max_points:
+    inside = [low <= row.min_step and row.max_step <= high for row in rows]
+    estimate = len(logged.steps) + sum(
+        row.n_points if whole else _overlapping(row.chunks, low, high)
+        for row, whole in zip(rows, inside, strict=True)
+    )
+    if estimate <= RAW_FACTOR * max_points:
         points = _Columns()
-        _blocks(tx, run_id, key, [row.first_seq for row in counted], points)
+        _blocks(tx, run_id, key, [row.first_seq for row in rows], points)
         points.extend(logged.steps, logged.timestamps, logged.values)
         everything = points.in_step_order(low, high)
         reduced = reduce_points(everything, max_points)
         return _series(run_id, len(everything), reduced)
     units: list[Summary] = []
     straddling: list[int] = []
-    for row in tx.all(_SUMMARIES, bounds):
-        if low <= row.min_step and row.max_step <= high:
+    for row, whole in zip(rows, inside, strict=True):
+        if whole:
             units.extend(chunk_summaries(row.chunks))
         else:
             straddling.append(row.first_seq)

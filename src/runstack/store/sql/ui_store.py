@@ -34,6 +34,8 @@ class UiReads:
     def experiment_keys(
         self, experiment_ids: Sequence[str], kind: KeyKind, contains: str, max_results: int
     ) -> tuple[list[str], bool]:
+        if kind == "metrics":  # keys logged since the last fold are not in latest_metrics yet
+            self.fold_logged_metrics()
         return self.db.read(
             lambda tx: ui_queries.experiment_keys(tx, experiment_ids, kind, contains, max_results)
         )
