@@ -67,9 +67,16 @@ def test_static_files_are_immutable_under_a_content_hash(url: str) -> None:
         assert response.content == (STATIC / relative).read_bytes()
     script = httpx.get(url + static.url("js/main.js"))
     assert script.headers["content-type"] == "text/javascript; charset=utf-8"
-    assert httpx.get(url + static.url("js/main.js"), headers={"If-None-Match": script.headers["etag"]}).status_code == 304
+    assert (
+        httpx.get(
+            url + static.url("js/main.js"), headers={"If-None-Match": script.headers["etag"]}
+        ).status_code
+        == 304
+    )
     # Compressed once, when the browser accepts it.
-    raw = httpx.get(url + static.url("vendor/uplot/uPlot.iife.min.js"), headers={"Accept-Encoding": "gzip"})
+    raw = httpx.get(
+        url + static.url("vendor/uplot/uPlot.iife.min.js"), headers={"Accept-Encoding": "gzip"}
+    )
     assert raw.headers["content-encoding"] == "gzip"
     assert len(raw.content) == (STATIC / "vendor/uplot/uPlot.iife.min.js").stat().st_size
 
@@ -86,7 +93,10 @@ def test_the_version_hash_follows_the_content() -> None:
     assert first.version == load_static().version  # the same in every worker
     changed = type(first)({**{k: v.body for k, v in first.files.items()}, "js/main.js": b"x"})
     assert changed.version != first.version
-    assert gzip.decompress(first.files["js/main.js"].gzipped or b"") == (STATIC / "js/main.js").read_bytes()
+    assert (
+        gzip.decompress(first.files["js/main.js"].gzipped or b"")
+        == (STATIC / "js/main.js").read_bytes()
+    )
 
 
 def test_scripts_never_build_markup_from_strings() -> None:
@@ -94,7 +104,14 @@ def test_scripts_never_build_markup_from_strings() -> None:
     assert len(sources) > 10
     for source in sources:
         text = source.read_text("utf-8")
-        for danger in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        for danger in (
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+        ):
             assert danger not in text, f"{source.name} uses {danger}"
 
 

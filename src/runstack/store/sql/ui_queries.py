@@ -38,11 +38,12 @@ from runstack.store.ui_types import (
     RunTablePage,
     RunTableQuery,
 )
+from runstack.tags import KILLED_REASON
 
 PARENT_TAG = "mlflow.parentRunId"
 SOURCE_TAG = "mlflow.source.name"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
-SYSTEM_TAGS = (PARENT_TAG, SOURCE_TAG, GIT_COMMIT_TAG, liveness.KILLED_REASON_TAG)
+SYSTEM_TAGS = (PARENT_TAG, SOURCE_TAG, GIT_COMMIT_TAG, KILLED_REASON)
 STATUSES = t.RUN_STATUSES
 _KEY_TABLES = {"metrics": t.latest_metrics, "params": t.params, "tags": t.tags}
 
@@ -241,7 +242,7 @@ def runs_table(db: Database, query: RunTableQuery, fold_logged_metrics: Any) -> 
                     source=run_tags.get(SOURCE_TAG),
                     git_commit=run_tags.get(GIT_COMMIT_TAG),
                     parent_run_id=run_tags.get(PARENT_TAG),
-                    killed_reason=run_tags.get(liveness.KILLED_REASON_TAG),
+                    killed_reason=run_tags.get(KILLED_REASON),
                     child_count=children.get(run_id, 0),
                 )
             )
