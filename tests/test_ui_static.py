@@ -43,7 +43,7 @@ def test_the_page_is_served_at_root_with_a_strict_policy(url: str) -> None:
     # Scripts only from files: no inline script or event handler in the page.
     for tag in re.findall(r"<script[^>]*>", response.text):
         assert 'src="/static/' in tag, tag
-    assert not re.search(r"<script[^>]*>\s*\S", response.text)
+    assert not re.search(r"<script[^>]*>\s*[^<\s]", response.text)
     assert not re.search(r"\son[a-z]+=", response.text)
     assets = _assets(response.text)
     assert any(a.endswith("/js/main.js") for a in assets)
@@ -85,7 +85,7 @@ def test_unknown_static_files_and_old_versions_are_404(url: str) -> None:
     static = load_static()
     assert httpx.get(url + static.url("js/nope.js")).status_code == 404
     assert httpx.get(url + "/static/000000000000/js/main.js").status_code == 404
-    assert httpx.get(url + static.url("../page.html")).status_code == 404
+    assert httpx.get(url + static.url("%2e%2e/page.html")).status_code == 404
 
 
 def test_the_version_hash_follows_the_content() -> None:

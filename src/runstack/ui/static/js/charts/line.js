@@ -122,7 +122,7 @@ export function lineChart(container, {height = 220, onZoom = null} = {}) {
       height,
       scales: {x: {time: options.xMode === 'wall'}, y: {distr: options.logY ? 3 : 1}},
       axes: [
-        {...axis, values: options.xMode === 'rel' ? (u, ticks) => ticks.map((t) => fmtDuration(t * 1000)) : undefined},
+        {...axis, size: 36, values: options.xMode === 'rel' ? (u, ticks) => ticks.map((t) => fmtDuration(t * 1000)) : undefined},
         {...axis, size: 64, values: (u, ticks) => ticks.map((t) => fmtNum(t))},
       ],
       series: [

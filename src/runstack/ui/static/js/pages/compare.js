@@ -72,6 +72,11 @@ export async function render(ctx, route) {
   fill(crumbs, h('a', {href: '#/'}, 'Experiments'), ' / ',
     experimentIds.length === 1 ? [h('a', {href: `#/experiments/${encodeURIComponent(experimentIds[0])}`}, `Experiment ${experimentIds[0]}`), ' / '] : null,
     h('span', {}, 'Compare'));
+  if (experimentIds.length === 1) {
+    api.experiment(experimentIds[0]).then(({experiment}) => fill(crumbs, h('a', {href: '#/'}, 'Experiments'), ' / ',
+      h('a', {href: `#/experiments/${encodeURIComponent(experiment.experiment_id)}`}, experiment.name), ' / ',
+      h('span', {}, 'Compare'))).catch(() => {});
+  }
   if (!runIds.length) {
     fill(root, emptyState('No runs to compare: select runs on an experiment’s page, then press Compare.'));
     return {};

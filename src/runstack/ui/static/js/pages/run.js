@@ -59,9 +59,15 @@ export async function render(ctx, route) {
       h('section', {}, h('h2', {}, 'Tags'), tagsBox)),
     h('section', {}, h('h2', {}, 'Dataset inputs'), inputsBox));
 
+  let experimentName = `Experiment ${info.experiment_id}`;
+  api.experiment(info.experiment_id).then(({experiment}) => {
+    experimentName = experiment.name;
+    drawHeader();
+  }).catch(() => {});
+
   function drawHeader() {
     fill(crumbs, h('a', {href: '#/'}, 'Experiments'), ' / ',
-      h('a', {href: `#/experiments/${encodeURIComponent(info.experiment_id)}`}, `Experiment ${info.experiment_id}`), ' / ',
+      h('a', {href: `#/experiments/${encodeURIComponent(info.experiment_id)}`}, experimentName), ' / ',
       h('span', {}, info.run_name));
     document.title = `${info.run_name} · runstack`;
     fill(header, h('h1', {}, info.run_name), statusBadge(info.status, detail.killed_reason),
