@@ -450,7 +450,7 @@ def test_a_value_logged_after_the_page_loaded_appears_without_reload(tab: Tab, s
     client.log_metric(rid, "loss", 1.0, step=0)
     page = tab.goto(f"#/runs/{rid}")
     expect(page.locator(".run-header .status")).to_have_text("RUNNING")
-    expect(page.locator('figure[data-key="loss"]')).to_contain_text("1 points")
+    expect(page.locator('figure[data-key="loss"]')).to_contain_text("1 point")
     client.log_metric(rid, "loss", 0.5, step=1)
     client.log_metric(rid, "late_metric", 42.5, step=0)
     expect(page.locator('figure[data-key="late_metric"]')).to_be_visible(timeout=10_000)

@@ -127,7 +127,7 @@ export function lineChart(container, {height = 220, onZoom = null} = {}) {
       ],
       series: [
         {label: X_LABEL[options.xMode] || 'x'},
-        ...planned.series.map((s) => ({...s, _color: s.stroke, spanGaps: true, points: {show: false}, show: true})),
+        ...planned.series.map((s) => ({...s, _color: s.stroke, spanGaps: true, show: true})),
       ],
       bands: planned.bands,
       legend: {show: false},

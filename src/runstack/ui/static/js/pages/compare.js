@@ -14,22 +14,41 @@ import {setParams} from '../router.js';
 import {statusBadge} from '../status.js';
 
 const MAX_RUNS = 200;
-const CHUNK = 100;
 
-async function loadRuns(experimentIds, runIds, params, metrics) {
-  const out = [];
-  for (let i = 0; i < runIds.length; i += CHUNK) {
-    const ids = runIds.slice(i, i + CHUNK);
-    const page = await api.runsTable({
-      experiment_ids: experimentIds,
-      filter: `attributes.run_id IN (${ids.map((id) => `'${id}'`).join(', ')})`,
-      max_results: CHUNK, view: 'all',
-      columns: {metrics, params, tags: []},
-    });
-    out.push(...page.runs);
+// Each run's detail (its own params and latest metrics): the keys compared are the runs'
+// own, whatever else their experiment holds. Six requests at a time, as a browser would.
+async function loadRuns(runIds) {
+  const out = new Array(runIds.length).fill(null);
+  let next = 0;
+  async function worker() {
+    while (next < runIds.length) {
+      const i = next++;
+      try {
+        const detail = await api.runDetail(runIds[i]);
+        const info = detail.run.info;
+        const tags = Object.fromEntries((detail.run.data.tags || []).map((t) => [t.key, t.value]));
+        out[i] = {
+          run_id: info.run_id,
+          run_name: info.run_name || tags['mlflow.runName'] || info.run_id,
+          experiment_id: info.experiment_id,
+          status: info.status,
+          start_time: info.start_time ? Number(info.start_time) : null,
+          params: Object.fromEntries((detail.run.data.params || []).map((p) => [p.key, p.value])),
+          metrics: Object.fromEntries((detail.metrics || []).map((m) => [m.key, m.latest])),
+        };
+      } catch (error) {
+        if (error.status !== 404 && error.code !== 'RESOURCE_DOES_NOT_EXIST') throw error;
+      }
+    }
   }
-  const order = new Map(runIds.map((id, i) => [id, i]));
-  return out.sort((a, b) => order.get(a.run_id) - order.get(b.run_id));
+  await Promise.all(Array.from({length: Math.min(6, runIds.length)}, worker));
+  return out.filter(Boolean);
+}
+
+function unionKeys(runs, field) {
+  const keys = new Set();
+  for (const run of runs) for (const key of Object.keys(run[field])) keys.add(key);
+  return [...keys].sort();
 }
 
 function groupTraces(traces, runs, groupKey) {
@@ -68,7 +87,7 @@ function groupTraces(traces, runs, groupKey) {
 export async function render(ctx, route) {
   const {root, crumbs} = ctx;
   const runIds = (route.params.get('runs') || '').split(',').filter(Boolean).slice(0, MAX_RUNS);
-  let experimentIds = (route.params.get('exp') || '').split(',').filter(Boolean);
+  const experimentIds = (route.params.get('exp') || '').split(',').filter(Boolean);
   fill(crumbs, h('a', {href: '#/'}, 'Experiments'), ' / ',
     experimentIds.length === 1 ? [h('a', {href: `#/experiments/${encodeURIComponent(experimentIds[0])}`}, `Experiment ${experimentIds[0]}`), ' / '] : null,
     h('span', {}, 'Compare'));
@@ -81,17 +100,9 @@ export async function render(ctx, route) {
     fill(root, emptyState('No runs to compare: select runs on an experiment’s page, then press Compare.'));
     return {};
   }
-  if (!experimentIds.length) {
-    const first = await api.runDetail(runIds[0]);
-    experimentIds = [first.run.info.experiment_id];
-  }
-  const [paramKeys, metricKeys] = await Promise.all([
-    api.keys({experiment_id: experimentIds, kind: 'params', max_results: 100}),
-    api.keys({experiment_id: experimentIds, kind: 'metrics', max_results: 100}),
-  ]);
-  const runs = await loadRuns(experimentIds, runIds, paramKeys.keys, metricKeys.keys);
-  const usedParams = paramKeys.keys.filter((k) => runs.some((r) => r.params[k] !== undefined));
-  const usedMetrics = metricKeys.keys.filter((k) => runs.some((r) => r.metrics[k] !== undefined));
+  const runs = await loadRuns(runIds);
+  const usedParams = unionKeys(runs, 'params');
+  const usedMetrics = unionKeys(runs, 'metrics');
   let state = stateOf(route);
 
   const legend = h('div', {class: 'legend'}, runs.map((run) => h('a', {class: 'legend-item', href: `#/runs/${encodeURIComponent(run.run_id)}`},
@@ -187,6 +198,7 @@ export async function render(ctx, route) {
     const traces = rawTraces(card);
     const shown = state.group ? groupTraces(traces, runs, state.group) : traces.filter(Boolean);
     card.chart.set(shown, state.options);
+    card.element.dataset.drawn = String(Number(card.element.dataset.drawn || 0) + 1);
     card.reset.hidden = !card.zoom;
     const reduced = card.series.filter((s) => s.reduced).length;
     fill(card.note, `${card.series.length} runs${reduced ? `, ${reduced} reduced (extremes kept)` : ''}`);

@@ -13,6 +13,7 @@ import {setParams} from '../router.js';
 import {statusBadge} from '../status.js';
 
 const POLL_MS = 2500;
+const METRIC_ROWS = 100;
 const NOTE_TAG = 'mlflow.note.content';
 
 function infoOf(detail) {
@@ -52,8 +53,8 @@ export async function render(ctx, route) {
 
   fill(root, header,
     h('div', {class: 'run-top'}, facts, description),
-    h('section', {}, h('h2', {}, 'Metrics'), metricsTable),
     h('section', {}, h('h2', {}, 'Charts'), controls.element, chartGrid),
+    h('section', {}, h('h2', {}, 'Metrics'), metricsTable),
     h('div', {class: 'two-col'},
       h('section', {}, h('h2', {}, 'Parameters'), paramSearch, paramsBox),
       h('section', {}, h('h2', {}, 'Tags'), tagsBox)),
@@ -95,12 +96,18 @@ export async function render(ctx, route) {
   }
 
   function drawMetrics() {
-    const metrics = detail.metrics || [];
-    if (!metrics.length) {
+    const all = detail.metrics || [];
+    if (!all.length) {
       fill(metricsTable, emptyState('No metrics logged yet.'));
       return;
     }
-    fill(metricsTable, h('table', {class: 'grid compact'},
+    // The charts' key filter applies here too; a run with thousands of keys shows a page.
+    const needle = options.keys.toLowerCase();
+    const matching = needle ? all.filter((m) => m.key.toLowerCase().includes(needle)) : all;
+    const metrics = matching.slice(0, METRIC_ROWS);
+    fill(metricsTable, matching.length > METRIC_ROWS
+      ? h('p', {class: 'muted small'}, `The first ${METRIC_ROWS} of ${matching.length} keys; filter by key above to see others.`)
+      : null, h('table', {class: 'grid compact'},
       h('thead', {}, h('tr', {}, ['Key', 'Latest', 'Step', 'Min', 'Max', 'Points'].map((t) => h('th', {scope: 'col'}, t)))),
       h('tbody', {}, metrics.map((m) => h('tr', {},
         h('td', {class: 'mono'}, m.key), h('td', {class: 'num'}, fmtNum(num(m.latest))), h('td', {class: 'num'}, fmtNum(m.step)),
@@ -161,8 +168,9 @@ export async function render(ctx, route) {
   function drawCard(card) {
     if (!card.series) return;
     card.chart.set([traceOf(card.series)], options);
+    card.element.dataset.drawn = String(Number(card.element.dataset.drawn || 0) + 1);
     card.reset.hidden = !card.zoom;
-    fill(card.note, card.series.reduced ? `${card.series.values.length} of ${card.series.total_points} points (extremes kept)` : `${card.series.total_points} points`);
+    fill(card.note, card.series.reduced ? `${card.series.values.length} of ${card.series.total_points} points (extremes kept)` : `${card.series.total_points} point${card.series.total_points === 1 ? '' : 's'}`);
   }
 
   function addCard(key) {
@@ -267,6 +275,7 @@ export async function render(ctx, route) {
       options = chartOptions(next.params);
       controls.set(options);
       filterCards();
+      drawMetrics();
       for (const card of cards.values()) drawCard(card);
     },
     destroy() {

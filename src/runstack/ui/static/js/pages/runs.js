@@ -79,6 +79,8 @@ export async function render(ctx, route) {
   async function load(append = false) {
     const mine = ++generation;
     filter.clearError();
+    // The table's state, for tests and benchmarks: loading, ready or error.
+    tableWrap.dataset.state = 'loading';
     if (!append) fill(status, 'Loading runs…');
     try {
       const page = await api.runsTable(request({
@@ -91,8 +93,11 @@ export async function render(ctx, route) {
       if (!append) expanded.clear();
       token = page.next_page_token || null;
       draw();
+      tableWrap.dataset.state = 'ready';
+      tableWrap.dataset.loads = String(Number(tableWrap.dataset.loads || 0) + 1);
     } catch (error) {
       if (mine !== generation) return;
+      tableWrap.dataset.state = 'error';
       if (state.filter && error.code === 'INVALID_PARAMETER_VALUE') filter.showError(error, state.filter);
       fill(status, '');
       fill(tableWrap, errorBox(error));
