@@ -19,6 +19,7 @@ Two inputs, one rule:
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -88,7 +89,9 @@ def reduce_points(points: Points, max_points: int) -> Points:
 
 def extreme_positions(window: Sequence[float]) -> tuple[int, int] | None:
     """Positions of the lowest and highest non-NaN value (first of equals), or None."""
-    if all(v == v for v in window):  # no NaN: C-level min/max are exact
+    # NaN makes min/max depend on order; a sum is NaN when any value is (or +inf meets -inf:
+    # then the careful path below runs, which is right too).
+    if not math.isnan(sum(window)):
         low, high = min(window), max(window)
         return window.index(low), window.index(high)
     finite = [(v, i) for i, v in enumerate(window) if v == v]

@@ -23,6 +23,7 @@ from runstack.server.fields import INT64, OBJECT, STRING, STRINGS, Field
 from runstack.server.proto_json import encode_double, run_json
 from runstack.store.base import Store
 from runstack.store.ui_types import KEY_KINDS, Columns, KeyKind, RunRow, RunTableQuery
+from runstack.tags import KILLED_REASON, PARENT_RUN_ID
 from runstack.validation import validate_key, validate_run_id
 
 MAX_EXPERIMENTS_PAGE = 1000
@@ -231,9 +232,9 @@ def run_detail(store: Store, args: dict[str, Any]) -> dict[str, Any]:
                 "count": count,
             }
         )
-    tags = run.data.tags
+    run_tags = run.data.tags
     parent: dict[str, str | None] | None = None
-    parent_id = tags.get("mlflow.parentRunId")
+    parent_id = run_tags.get(PARENT_RUN_ID)
     if parent_id:
         try:
             parent = {"run_id": parent_id, "run_name": store.get_run(parent_id).info.run_name}
@@ -256,7 +257,7 @@ def run_detail(store: Store, args: dict[str, Any]) -> dict[str, Any]:
             {"run_id": c.info.run_id, "run_name": c.info.run_name, "status": c.info.status}
             for c in children.rows
         ],
-        "killed_reason": tags.get("runstack.killedReason"),
+        "killed_reason": run_tags.get(KILLED_REASON),
     }
 
 

@@ -25,7 +25,7 @@ from runstack.store.sql import schema as t
 from runstack.store.sql.block_summary import chunk_summaries
 from runstack.store.sql.database import Prepared, Tx
 from runstack.store.sql.packing import unpack_batch, unpack_block
-from runstack.store.sql.rows import LOGGED_OF_RUN, chunks
+from runstack.store.sql.rows import LOGGED_OF_RUN
 from runstack.store.ui_types import MetricSeries
 
 RAW_FACTOR = 32
@@ -42,6 +42,18 @@ _SUMMARIES = Prepared(
     )
     .order_by(_s.first_seq)
 )
+_b = t.metric_blocks.c
+_BLOCKS_BETWEEN = Prepared(
+    sa.select(_b.first_seq, _b.points)
+    .where(
+        _b.run_id == sa.bindparam("run_id"),
+        _b.key == sa.bindparam("key"),
+        _b.first_seq.between(sa.bindparam("low"), sa.bindparam("high")),
+    )
+    .order_by(_b.first_seq)
+)
+
+
 class _Columns:
     """Points gathered in logging order: parallel arrays."""
 
@@ -56,13 +68,19 @@ class _Columns:
         self.values.extend(values)
 
     def in_step_order(self, low: int, high: int) -> Points:
-        """Sorted by step (stable: equal steps keep logging order), cut to [low, high]."""
-        steps, timestamps, values = self.steps, self.timestamps, self.values
+        """Sorted by step (stable: equal steps keep logging order), cut to [low, high]. As
+        lists: their items are Python objects already, so the reduction's min, max and index
+        do not box every number again."""
+        steps, timestamps, values = (
+            self.steps.tolist(),
+            self.timestamps.tolist(),
+            self.values.tolist(),
+        )
         if not all(map(operator.le, steps, steps[1:])):
             order = sorted(range(len(steps)), key=steps.__getitem__)
-            steps = array("q", (steps[i] for i in order))
-            timestamps = array("q", (timestamps[i] for i in order))
-            values = array("d", (values[i] for i in order))
+            steps = [steps[i] for i in order]
+            timestamps = [timestamps[i] for i in order]
+            values = [values[i] for i in order]
         start, end = bisect_left(steps, low), bisect_right(steps, high)
         if start > 0 or end < len(steps):
             steps, timestamps, values = steps[start:end], timestamps[start:end], values[start:end]
@@ -70,15 +88,14 @@ class _Columns:
 
 
 def _blocks(tx: Tx, run_id: str, key: str, first_seqs: list[int], into: _Columns) -> None:
-    b = t.metric_blocks.c
-    rows: list[Any] = []
-    for part in chunks(first_seqs):
-        rows += tx.all(
-            sa.select(b.first_seq, b.points).where(
-                b.run_id == run_id, b.key == key, b.first_seq.in_(part)
-            )
-        )
-    for row in sorted(rows, key=lambda r: r.first_seq):
+    """Append the points of these blocks of the key, in logging order."""
+    if not first_seqs:
+        return
+    wanted = set(first_seqs)
+    span = {"run_id": run_id, "key": key, "low": min(wanted), "high": max(wanted)}
+    for row in tx.all(_BLOCKS_BETWEEN, span):
+        if row.first_seq not in wanted:
+            continue
         block = unpack_block(row.points)
         into.extend(block.steps, block.timestamps, block.values)
 

@@ -14,13 +14,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from runstack import tags
 from runstack.clock import now_ms
 from runstack.entities import ViewType
 from runstack.errors import InvalidParameterError
 from runstack.search import build_run_search, parse_run_filter
 from runstack.store.sql import liveness
 from runstack.store.sql import schema as t
-from runstack.store.sql.database import Database, Tx
+from runstack.store.sql.database import Database, Prepared, Tx
 from runstack.store.sql.packing import unpack_batch
 from runstack.store.sql.rows import (
     LOGGED_OF_RUN,
@@ -38,12 +39,11 @@ from runstack.store.ui_types import (
     RunTablePage,
     RunTableQuery,
 )
-from runstack.tags import KILLED_REASON
 
-PARENT_TAG = "mlflow.parentRunId"
-SOURCE_TAG = "mlflow.source.name"
-GIT_COMMIT_TAG = "mlflow.source.git.commit"
-SYSTEM_TAGS = (PARENT_TAG, SOURCE_TAG, GIT_COMMIT_TAG, KILLED_REASON)
+PARENT_TAG = tags.PARENT_RUN_ID
+SOURCE_TAG = tags.SOURCE_NAME
+GIT_COMMIT_TAG = tags.GIT_COMMIT
+SYSTEM_TAGS = (PARENT_TAG, SOURCE_TAG, GIT_COMMIT_TAG, tags.KILLED_REASON)
 STATUSES = t.RUN_STATUSES
 _KEY_TABLES = {"metrics": t.latest_metrics, "params": t.params, "tags": t.tags}
 
@@ -60,30 +60,51 @@ def _experiment_ints(experiment_ids: Sequence[str]) -> list[int]:
     return found
 
 
+_LAST_START = Prepared(
+    sa.select(t.runs.c.start_time)
+    .where(
+        t.runs.c.experiment_id == sa.bindparam("experiment_id"),
+        t.runs.c.lifecycle_stage == "active",
+    )
+    .order_by(t.runs.c.start_time.desc())
+    .limit(1)
+)
+
+
 def experiment_activity(tx: Tx, experiment_ids: Sequence[str]) -> dict[str, ExperimentActivity]:
-    """Active runs per status and the last start, end or heartbeat, per experiment."""
+    """Active runs per status and the last start, end or heartbeat, per experiment.
+
+    Counts and last ends come from ``ix_runs_experiment_activity`` alone; the last start is
+    one backward step along ``ix_runs_experiment_start`` per experiment; heartbeats are read
+    for RUNNING runs only."""
     ids = _experiment_ints(experiment_ids)
     counts: dict[int, dict[str, int]] = {i: dict.fromkeys(STATUSES, 0) for i in ids}
-    last: dict[int, int | None] = dict.fromkeys(ids, None)
+    times: dict[int, list[int]] = {i: [] for i in ids}
     r = t.runs.c
     for part in chunks(ids):
-        query = (
-            sa.select(
-                r.experiment_id,
-                r.status,
-                sa.func.count(),
-                sa.func.max(r.start_time),
-                sa.func.max(r.end_time),
-                sa.func.max(r.heartbeat_time),
-            )
-            .where(r.experiment_id.in_(part), r.lifecycle_stage == "active")
+        active = (r.experiment_id.in_(part), r.lifecycle_stage == "active")
+        by_status = (
+            sa.select(r.experiment_id, r.status, sa.func.count(), sa.func.max(r.end_time))
+            .where(*active)
             .group_by(r.experiment_id, r.status)
         )
-        for experiment_id, status, count, started, ended, beat in tx.all(query):
+        for experiment_id, status, count, ended in tx.all(by_status):
             counts[experiment_id][status] = int(count)
-            times = [v for v in (started, ended, beat, last[experiment_id]) if v is not None]
-            last[experiment_id] = max(times) if times else None
-    return {str(i): ExperimentActivity(counts[i], last[i]) for i in ids}
+            if ended is not None:
+                times[experiment_id].append(ended)
+        beats = (
+            sa.select(r.experiment_id, sa.func.max(r.heartbeat_time))
+            .where(*active, r.status == "RUNNING")
+            .group_by(r.experiment_id)
+        )
+        for experiment_id, beat in tx.all(beats):
+            if beat is not None:
+                times[experiment_id].append(beat)
+    for experiment_id in ids:
+        started = tx.scalar(_LAST_START, {"experiment_id": experiment_id})
+        if started is not None:
+            times[experiment_id].append(started)
+    return {str(i): ExperimentActivity(counts[i], max(times[i]) if times[i] else None) for i in ids}
 
 
 def _like_pattern(text: str) -> str:
@@ -227,12 +248,12 @@ def runs_table(db: Database, query: RunTableQuery, fold_logged_metrics: Any) -> 
         }
         metrics = _by_run(_keyed(tx, t.latest_metrics, ids, columns.metrics), decode=True)
         params = _by_run(_keyed(tx, t.params, ids, columns.params))
-        tags = _by_run(_keyed(tx, t.tags, ids, [*columns.tags, *SYSTEM_TAGS]))
+        tag_values = _by_run(_keyed(tx, t.tags, ids, [*columns.tags, *SYSTEM_TAGS]))
         children = _child_counts(tx, ids, query.view_type)
         wanted_tags = set(columns.tags)
         rows = []
         for run_id in ids:
-            run_tags = tags.get(run_id, {})
+            run_tags = tag_values.get(run_id, {})
             rows.append(
                 RunRow(
                     info=run_info_from_row(infos[run_id]),
@@ -242,7 +263,7 @@ def runs_table(db: Database, query: RunTableQuery, fold_logged_metrics: Any) -> 
                     source=run_tags.get(SOURCE_TAG),
                     git_commit=run_tags.get(GIT_COMMIT_TAG),
                     parent_run_id=run_tags.get(PARENT_TAG),
-                    killed_reason=run_tags.get(KILLED_REASON),
+                    killed_reason=run_tags.get(tags.KILLED_REASON),
                     child_count=children.get(run_id, 0),
                 )
             )

@@ -1,9 +1,11 @@
-"""Metric block summaries: one ``metric_summaries`` row per ``metric_blocks`` row, with the
-block's count, step range, lowest and highest value and per-chunk summaries, so that charts
-of long histories and a run's per-key min/max/count do not read every point.
+"""Web UI reads. Metric block summaries: one ``metric_summaries`` row per ``metric_blocks``
+row, with the block's count, step range, lowest and highest value and per-chunk summaries,
+so that charts of long histories and a run's per-key min/max/count do not read every point.
+And ``ix_runs_experiment_activity`` (experiment, lifecycle stage, status, end time), so that
+run counts per status are read from an index.
 
 The upgrade summarises every existing block (in slices, so memory stays flat); the
-downgrade drops the table, which nothing else refers to.
+downgrade drops the table and the index, which nothing else refers to.
 
 Revision ID: 0006
 Revises: 0005
@@ -45,6 +47,11 @@ def upgrade() -> None:
         sa.Column("max_value", sa.Float(53), nullable=True),
         sa.Column("chunks", sa.LargeBinary, nullable=False),
     )
+    op.create_index(
+        "ix_runs_experiment_activity",
+        "runs",
+        ["experiment_id", "lifecycle_stage", "status", "end_time"],
+    )
     connection = op.get_bind()
     blocks = sa.Table("metric_blocks", sa.MetaData(), autoload_with=connection)
     c = blocks.c
@@ -71,4 +78,5 @@ def _summary_row(row: Any) -> dict[str, Any]:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_runs_experiment_activity", "runs")
     op.drop_table("metric_summaries")
