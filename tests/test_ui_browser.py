@@ -485,3 +485,34 @@ def test_a_run_killed_with_sigkill_turns_killed_on_its_page(tab: Tab, site: Site
     expect(page.locator(".run-header .status")).to_have_text("KILLED", timeout=20_000)
     assert time.monotonic() - started < 20
     expect(page.locator("dl.facts")).to_contain_text(re.compile("KILLED"))
+
+
+def test_errors_from_the_server_are_shown_not_a_blank_page(tab: Tab) -> None:
+    from playwright.sync_api import expect
+
+    tab.watch.allow("404")  # the run that does not exist
+    page = tab.goto("#/runs/0123456789abcdef0123456789abcdef")
+    expect(page.get_by_role("alert")).to_contain_text("0123456789abcdef0123456789abcdef")
+    page = tab.goto("#/no/such/page")
+    expect(page.get_by_role("alert")).to_contain_text("No page at")
+    expect(page.get_by_role("link", name="All experiments")).to_be_visible()
+
+
+def test_a_read_only_server_offers_no_changes(browser: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    with runstack_server(site.uri, {}, "--read-only") as url:
+        tab = Tab(browser, Site(url, site.uri, site.experiment, site.runs))
+        try:
+            page = tab.goto("#/")
+            expect(page.locator("#readonly")).to_be_visible()
+            expect(page.get_by_role("link", name="ui-test", exact=True)).to_be_visible()
+            expect(page.get_by_role("button", name="New experiment")).to_have_count(0)
+            expect(page.get_by_role("button", name="Delete")).to_have_count(0)
+            page = tab.goto(f"#/experiments/{site.experiment}")
+            page.get_by_role("checkbox", name="Select run alpha").check()
+            expect(page.get_by_role("link", name="Compare 1")).to_be_visible()
+            expect(page.get_by_role("button", name="Delete")).to_have_count(0)
+            assert tab.watch.unexpected() == []
+        finally:
+            tab.context.close()

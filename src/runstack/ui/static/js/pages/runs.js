@@ -230,6 +230,7 @@ export async function render(ctx, route) {
       }
     }
     setParams({sel: null}, {replace: true});
+    load();
     if (failed.length) root.prepend(errorBox(failed[0]));
   }
 
