@@ -16,6 +16,7 @@ from runstack.client import TrackingClient
 from runstack.entities import Metric
 from runstack.server.app import create_app
 from runstack.server.background import BackgroundServer
+from runstack.server.config import ServerSettings
 
 UI = "/api/2.0/runstack/ui/"
 
@@ -120,8 +121,19 @@ def test_experiments_views_and_paging(ui: Ui, client: TrackingClient) -> None:
     client.delete_experiment(ids[1])
     active = {e["experiment_id"] for e in ui.ok("GET", "experiments")["experiments"]}
     assert ids[1] not in active and {ids[0], ids[2], "0"} <= active
-    deleted = ui.ok("GET", "experiments", view="deleted")["experiments"]
-    assert [(e["experiment_id"], e["lifecycle_stage"]) for e in deleted] == [(ids[1], "deleted")]
+    run = client.create_run(ids[0], start_time=5)
+    client.delete_run(run.info.run_id)  # deleted on its own, before the experiment
+    client.create_run(ids[0], start_time=7)
+    client.delete_experiment(ids[0])
+    deleted = {
+        e["experiment_id"]: e for e in ui.ok("GET", "experiments", view="deleted")["experiments"]
+    }
+    assert set(deleted) == {ids[0], ids[1]}
+    assert {e["lifecycle_stage"] for e in deleted.values()} == {"deleted"}
+    # a deleted experiment counts all its runs, which are all deleted
+    assert deleted[ids[0]]["run_counts"]["RUNNING"] == 2
+    assert deleted[ids[0]]["last_activity"] == 7
+    client.restore_experiment(ids[0])
     assert len(ui.ok("GET", "experiments", view="ALL")["experiments"]) == 4
     seen, token = [], None
     while True:
@@ -469,7 +481,7 @@ def test_series_bad_input(ui: Ui, client: TrackingClient) -> None:
 def test_read_only_refuses_every_change(store_uri: str, client: TrackingClient) -> None:
     exp = client.create_experiment("kept")
     run_id = client.create_run(exp).info.run_id
-    with BackgroundServer(app=create_app(store_uri, read_only=True)) as url:
+    with BackgroundServer(app=create_app(store_uri, ServerSettings(read_only=True))) as url:
         ui = Ui(url)
         assert ui.ok("GET", "config")["read_only"] is True
         mlflow = "/api/2.0/mlflow/"
@@ -499,3 +511,24 @@ def test_read_only_refuses_every_change(store_uri: str, client: TrackingClient) 
     run = client.get_run(run_id)
     assert run.info.lifecycle_stage == "active" and not run.data.metrics
     assert client.get_experiment_by_name("new") is None
+
+
+def test_the_rest_store_says_ui_reads_need_the_sql_store() -> None:
+    from runstack.errors import RunstackError
+    from runstack.store.rest import RestStore
+    from runstack.store.ui_types import RunTableQuery
+
+    store = RestStore("http://127.0.0.1:9")  # never contacted
+    calls = [
+        lambda: store.experiment_activity(["0"]),
+        lambda: store.experiment_keys(["0"], "metrics", "", 10),
+        lambda: store.runs_table(RunTableQuery(["0"])),
+        lambda: store.metric_value_ranges("a" * 32),
+        lambda: store.metric_series(["a" * 32], "m", 10, None, None),
+    ]
+    for call in calls:
+        with pytest.raises(RunstackError) as raised:
+            call()
+        assert raised.value.error_code == "NOT_IMPLEMENTED"
+        assert "/api/2.0/runstack/ui/" in raised.value.message
+    store.close()

@@ -6,8 +6,6 @@ module imports no web framework itself, so ``import runstack.server`` stays chea
 
 from __future__ import annotations
 
-import os
-
 from runstack.errors import InvalidParameterError
 
 __all__ = ["check_backend", "serve"]
@@ -55,11 +53,11 @@ def serve(
         ) from None
     check_backend(backend_store_uri)
 
-    from runstack.server.app import BACKEND_ENV, READ_ONLY_ENV
     from runstack.server.tcp import PROTOCOL
+    from runstack.settings import SERVER_BACKEND_STORE_URI, SERVER_READ_ONLY
 
-    os.environ[BACKEND_ENV] = backend_store_uri  # read by each worker's app factory
-    os.environ[READ_ONLY_ENV] = "1" if read_only else "0"
+    SERVER_BACKEND_STORE_URI.export(backend_store_uri)  # read by each worker's app factory
+    SERVER_READ_ONLY.export("true" if read_only else "false")
     uvicorn.run(
         "runstack.server.app:app_from_environment",
         factory=True,

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,9 +26,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from runstack import __version__
-from runstack.errors import InvalidParameterError, RunstackError
-from runstack.server import handlers_runstack, handlers_ui, reaper
+from runstack import __version__, settings
+from runstack.errors import ApiError, InvalidParameterError, RunstackError
+from runstack.server import handlers_ui, reaper
+from runstack.server.config import ServerSettings
 from runstack.server.endpoints import (
     AJAX_PREFIX,
     MLFLOW_PREFIX,
@@ -43,38 +43,10 @@ from runstack.server.routes import ALL_ENDPOINTS
 from runstack.store import open_store
 from runstack.store.base import Store
 
-BACKEND_ENV = "RUNSTACK_SERVER_BACKEND_STORE_URI"
-MAX_BODY_ENV = "RUNSTACK_SERVER_MAX_BODY_BYTES"
-THREADS_ENV = "RUNSTACK_SERVER_THREADS"
-READ_ONLY_ENV = "RUNSTACK_SERVER_READ_ONLY"
-DEFAULT_MAX_BODY_BYTES = 1_000_000
-# Each thread may hold a database connection: stay within the SQL store's pool.
-DEFAULT_THREADS = 12
 _API_PREFIXES = ("/api/", "/ajax-api/")
 _OPENAPI_PATH = "/api/2.0/runstack/openapi.json"
 
 logger = logging.getLogger("runstack.server")
-
-
-class ApiError(RunstackError):
-    """An error about the HTTP request itself, with its own status."""
-
-    def __init__(self, message: str, error_code: str, status: int) -> None:
-        super().__init__(message, error_code)
-        self.status = status
-
-    @property
-    def http_status(self) -> int:
-        return self.status
-
-
-def _positive_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidParameterError(f"{name}={raw!r} is not a positive integer.")
-    return int(raw)
 
 
 class StoreHolder:
@@ -177,9 +149,10 @@ class TrackingApp:
     object: one logged value is one request, and the framework's share of it counts. Health,
     version, the OpenAPI document and the lifespan go to a small Starlette app."""
 
-    def __init__(self, api: ASGIApp, rest: Starlette) -> None:
+    def __init__(self, api: ASGIApp, rest: Starlette, settings: ServerSettings) -> None:
         self.api = api
         self.rest = rest
+        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -196,21 +169,23 @@ def _ui_routes() -> list[BaseRoute]:
     return ui_routes()
 
 
-def create_app(backend_store_uri: str, *, read_only: bool = False) -> TrackingApp:
-    """The ASGI app serving the tracking API over the store at ``backend_store_uri``; with
-    ``read_only``, every request that would change data is refused (403)."""
+def create_app(
+    backend_store_uri: str, server_settings: ServerSettings | None = None
+) -> TrackingApp:
+    """The ASGI app serving the tracking API over the store at ``backend_store_uri``, with
+    ``server_settings`` (default: from the environment), kept on the app as ``.settings``.
+    With ``server_settings.read_only``, every request that would change data is refused."""
     holder = StoreHolder(backend_store_uri)
-    body_limit = _positive_env(MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES)
+    config = server_settings or ServerSettings.from_environment()
+    body_limit = config.max_body_bytes
     # Store calls block: they run on these threads (each may hold a database connection).
-    workers = ThreadPoolExecutor(
-        _positive_env(THREADS_ENV, DEFAULT_THREADS), thread_name_prefix="runstack-api"
-    )
-    handlers_runstack.SERVER_LIMITS["max_request_bytes"] = body_limit
-    endpoints = _index(read_only)
+    workers = ThreadPoolExecutor(config.threads, thread_name_prefix="runstack-api")
+    endpoints = _index(config.read_only)
     document = openapi_document(ALL_ENDPOINTS)
 
     def call(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any]:
-        return endpoint.handler(holder.get(), args)
+        body = endpoint.handler(holder.get(), args)
+        return {**body, **config.client_limits()} if endpoint.reports_limits else body
 
     # A PostgreSQL call waits only for the database's own short work, so a quick request that
     # is the only one in this process is answered on the event loop: handing it to a thread
@@ -249,7 +224,7 @@ def create_app(backend_store_uri: str, *, read_only: bool = False) -> TrackingAp
                     "BAD_REQUEST",
                     405,
                 )
-            if read_only and endpoint.changes_state:
+            if config.read_only and endpoint.changes_state:
                 raise _refuse_changes(endpoint)
             if method == "GET":
                 query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
@@ -285,7 +260,7 @@ def create_app(backend_store_uri: str, *, read_only: bool = False) -> TrackingAp
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         store = await loop.run_in_executor(workers, holder.get)
-        sweeper = reaper.Reaper(store)
+        sweeper = reaper.Reaper(store, config.reap_interval_s)
         sweeper.start()
         try:
             yield
@@ -304,15 +279,16 @@ def create_app(backend_store_uri: str, *, read_only: bool = False) -> TrackingAp
         ],
         lifespan=lifespan,
     )
-    return TrackingApp(api, rest)
+    rest.state.settings = config
+    return TrackingApp(api, rest, config)
 
 
 def app_from_environment() -> TrackingApp:
     """The factory uvicorn calls in each worker process (the URI comes in the environment)."""
-    uri = os.environ.get(BACKEND_ENV)
+    uri = settings.SERVER_BACKEND_STORE_URI.read()
     if not uri:
         raise InvalidParameterError(
-            f"{BACKEND_ENV} is not set; start the server with `runstack server` or "
-            "runstack.server.serve()."
+            f"{settings.SERVER_BACKEND_STORE_URI.name} is not set; start the server with "
+            "`runstack server` or runstack.server.serve()."
         )
-    return create_app(uri, read_only=os.environ.get(READ_ONLY_ENV) == "1")
+    return create_app(uri)

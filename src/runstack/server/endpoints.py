@@ -37,6 +37,9 @@ class Endpoint:
     # One short store call on one run (start, end, one value): the app may answer it on the
     # event loop itself when it is the only request in the process (see app.py).
     quick: bool = False
+    # The app adds its limits for clients (``ServerSettings.client_limits``) to the answer.
+    reports_limits: bool = False
+
     # A POST that changes nothing (a search): still answered by a --read-only server.
     reads_only: bool = False
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from runstack.errors import InvalidParameterError
 from runstack.validation import INT64_MAX, INT64_MIN, preview
+from runstack.wire import SPECIAL_DOUBLES
 
 # Kinds of field; the OpenAPI document maps each to a JSON schema.
 STRING = "string"
@@ -78,16 +79,13 @@ def to_int64(name: str, value: object) -> int:
     return number
 
 
-_SPECIAL_DOUBLES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
 def to_double(name: str, value: object) -> float:
     if isinstance(value, bool):
         raise _bad(name, value, "expected a number")
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
-        special = _SPECIAL_DOUBLES.get(value.strip())
+        special = SPECIAL_DOUBLES.get(value.strip())
         if special is not None:
             return special
         try:

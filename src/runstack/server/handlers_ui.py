@@ -17,14 +17,14 @@ from typing import Any
 from runstack import __version__
 from runstack.entities import ViewType
 from runstack.errors import InvalidParameterError, ResourceNotFoundError
-from runstack.search import parse_run_filter
+from runstack.filters import parse_run_filter
 from runstack.server.endpoints import GET, POST, RUNSTACK_PREFIX, Endpoint
 from runstack.server.fields import INT64, OBJECT, STRING, STRINGS, Field
-from runstack.server.proto_json import encode_double, run_json
 from runstack.store.base import Store
 from runstack.store.ui_types import KEY_KINDS, Columns, KeyKind, RunRow, RunTableQuery
 from runstack.tags import KILLED_REASON, PARENT_RUN_ID
 from runstack.validation import validate_key, validate_run_id
+from runstack.wire import encode_double, encode_run
 
 MAX_EXPERIMENTS_PAGE = 1000
 MAX_KEYS = 10_000
@@ -250,7 +250,7 @@ def run_detail(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         )
     )
     return {
-        "run": run_json(run),
+        "run": encode_run(run),
         "metrics": metrics,
         "parent": parent,
         "children": [

@@ -1,7 +1,9 @@
-"""The storage interface every backend implements (SQL today, HTTP later).
+"""The storage interface every backend implements: ``runstack.store.sql`` (SQLite and
+PostgreSQL) and ``runstack.store.rest`` (a tracking server over HTTP).
 
 The client (``runstack.client``) validates arguments and calls exactly one store method per
-operation; each method is one transaction, so a failed call changes nothing.
+operation; each method is one transaction, so a failed call changes nothing (against an
+MLflow server, which has no such endpoints, the REST store documents where it cannot be).
 """
 
 from __future__ import annotations
@@ -132,7 +134,8 @@ class Store(Protocol):
 
     # Web UI reads (runstack.store.ui_types; the SQL store only) ----------------------------
     def experiment_activity(self, experiment_ids: Sequence[str]) -> dict[str, ExperimentActivity]:
-        """Active runs per status and the last start, end or heartbeat, per experiment."""
+        """Runs per status (active ones; all of a deleted experiment) and their last start,
+        end or heartbeat, per experiment."""
         ...
 
     def experiment_keys(
@@ -160,6 +163,14 @@ class Store(Protocol):
     ) -> list[MetricSeries]:
         """Each run's points of ``key`` in the step range, in step order, reduced to each
         bucket's first, last, lowest and highest point when over ``max_points``."""
+        ...
+
+    def reap_dead_runs(self) -> list[str]:
+        """Mark KILLED every RUNNING run whose heartbeat lease has expired (its last heartbeat
+        as end time, a ``runstack.killedReason`` tag) and return their ids. Reads reap what
+        they read anyway; this is for sweeping (the server's reaper). A store that does not
+        own the database (the REST store) reaps nothing and returns []: the server behind
+        it sweeps its own."""
         ...
 
     def close(self) -> None: ...

@@ -19,8 +19,9 @@ KEY_KINDS: tuple[KeyKind, ...] = ("metrics", "params", "tags")
 
 @dataclass(frozen=True)
 class ExperimentActivity:
-    """Active runs of one experiment by status, and the latest time any run started,
-    ended or sent a heartbeat (None: no runs)."""
+    """The runs of one experiment by status (its active runs; every run of a deleted
+    experiment), and the latest time one of them started, ended or sent a heartbeat
+    (None: no runs)."""
 
     run_counts: dict[str, int]
     last_activity: int | None

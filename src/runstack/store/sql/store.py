@@ -510,8 +510,7 @@ class SqlStore(UiReads, ExperimentStore):
     ) -> PagedList:
         from runstack.store.sql import search
 
-        if self.db.read(lambda tx: liveness.any_dead(tx, now_ms())):
-            self.db.write(lambda tx: liveness.reap(tx, now_ms()))
+        self.reap_dead_runs()
         return search.search_runs(
             self.db,
             experiment_ids,
@@ -526,6 +525,13 @@ class SqlStore(UiReads, ExperimentStore):
     def renew_heartbeats(self, run_ids: Sequence[str], timeout_ms: int) -> None:
         if run_ids:
             self.db.write(lambda tx: liveness.renew(tx, run_ids, now_ms(), timeout_ms))
+
+    def reap_dead_runs(self) -> list[str]:
+        # A read first: the common case, no dead run, takes no write lock.
+        if not self.db.read(lambda tx: liveness.any_dead(tx, now_ms())):
+            return []
+        reaped: list[str] = self.db.write(lambda tx: liveness.reap(tx, now_ms()))
+        return reaped
 
     # Permanent deletion (``runstack gc``) ----------------------------------------------------
 

@@ -1,9 +1,9 @@
 """The SQL store's reads for the web UI: run counts per experiment, the distinct keys of an
 experiment, a run table page with only the chosen columns, and a run's per-key min/max/count.
 
-A run table page reuses run search (``runstack.search``) for filtering, ordering and keyset
-paging, then reads only the page's requested columns, the few system tags every row shows,
-and its child counts, with one statement each.
+A run table page reuses run search (``runstack.filters``, ``store/sql/query``) for filtering,
+ordering and keyset paging, then reads only the page's requested columns, the few system
+tags every row shows, and its child counts, with one statement each.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from runstack import tags
 from runstack.clock import now_ms
 from runstack.entities import ViewType
 from runstack.errors import InvalidParameterError
-from runstack.search import build_run_search, parse_run_filter
+from runstack.filters import parse_run_filter
 from runstack.store.sql import liveness
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Database, Prepared, Tx
 from runstack.store.sql.packing import unpack_batch
+from runstack.store.sql.query import build_run_search
 from runstack.store.sql.rows import (
     LOGGED_OF_RUN,
     RUN_COLUMNS,
@@ -64,7 +65,7 @@ _LAST_START = Prepared(
     sa.select(t.runs.c.start_time)
     .where(
         t.runs.c.experiment_id == sa.bindparam("experiment_id"),
-        t.runs.c.lifecycle_stage == "active",
+        t.runs.c.lifecycle_stage == sa.bindparam("stage"),
     )
     .order_by(t.runs.c.start_time.desc())
     .limit(1)
@@ -72,7 +73,9 @@ _LAST_START = Prepared(
 
 
 def experiment_activity(tx: Tx, experiment_ids: Sequence[str]) -> dict[str, ExperimentActivity]:
-    """Active runs per status and the last start, end or heartbeat, per experiment.
+    """Per experiment, its runs per status and their last start, end or heartbeat: the
+    active runs of an active experiment, every run of a deleted one (all deleted with it or
+    before).
 
     Counts and last ends come from ``ix_runs_experiment_activity`` alone; the last start is
     one backward step along ``ix_runs_experiment_start`` per experiment; heartbeats are read
@@ -80,28 +83,39 @@ def experiment_activity(tx: Tx, experiment_ids: Sequence[str]) -> dict[str, Expe
     ids = _experiment_ints(experiment_ids)
     counts: dict[int, dict[str, int]] = {i: dict.fromkeys(STATUSES, 0) for i in ids}
     times: dict[int, list[int]] = {i: [] for i in ids}
-    r = t.runs.c
+    stages: dict[int, str] = {}
+    r, e = t.runs.c, t.experiments.c
     for part in chunks(ids):
-        active = (r.experiment_id.in_(part), r.lifecycle_stage == "active")
+        query = sa.select(e.experiment_id, e.lifecycle_stage).where(e.experiment_id.in_(part))
+        stages.update((row.experiment_id, row.lifecycle_stage) for row in tx.all(query))
         by_status = (
-            sa.select(r.experiment_id, r.status, sa.func.count(), sa.func.max(r.end_time))
-            .where(*active)
-            .group_by(r.experiment_id, r.status)
+            sa.select(
+                r.experiment_id,
+                r.lifecycle_stage,
+                r.status,
+                sa.func.count(),
+                sa.func.max(r.end_time),
+            )
+            .where(r.experiment_id.in_(part))
+            .group_by(r.experiment_id, r.lifecycle_stage, r.status)
         )
-        for experiment_id, status, count, ended in tx.all(by_status):
+        for experiment_id, stage, status, count, ended in tx.all(by_status):
+            if stage != stages.get(experiment_id, "active"):
+                continue
             counts[experiment_id][status] = int(count)
             if ended is not None:
                 times[experiment_id].append(ended)
         beats = (
             sa.select(r.experiment_id, sa.func.max(r.heartbeat_time))
-            .where(*active, r.status == "RUNNING")
+            .where(r.experiment_id.in_(part), r.lifecycle_stage == "active", r.status == "RUNNING")
             .group_by(r.experiment_id)
         )
         for experiment_id, beat in tx.all(beats):
-            if beat is not None:
+            if beat is not None and stages.get(experiment_id, "active") == "active":
                 times[experiment_id].append(beat)
     for experiment_id in ids:
-        started = tx.scalar(_LAST_START, {"experiment_id": experiment_id})
+        stage = stages.get(experiment_id, "active")
+        started = tx.scalar(_LAST_START, {"experiment_id": experiment_id, "stage": stage})
         if started is not None:
             times[experiment_id].append(started)
     return {str(i): ExperimentActivity(counts[i], max(times[i]) if times[i] else None) for i in ids}

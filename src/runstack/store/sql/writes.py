@@ -321,9 +321,7 @@ def fold_run(tx: Tx, run_id: str) -> int:
     tx.many(
         _INSERT_SUMMARY,
         [
-            summary_row(
-                run_id, key, points.seqs[0], points.values, points.timestamps, points.steps
-            )
+            summary_row(run_id, key, points.seqs[0], points.values, points.timestamps, points.steps)
             for key, points in sorted(by_key.items())
         ],
     )
