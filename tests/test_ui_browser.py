@@ -122,6 +122,7 @@ class Tab:
         self.page = self.context.new_page()
         self.site = site
         self.watch = Watch(self.page, site.url)
+        self.last_series_url = ""
 
     def goto(self, fragment: str) -> Any:
         self.page.goto(self.site.url + "/" + fragment)
@@ -350,13 +351,22 @@ def test_run_page_paints_charts_and_chart_options_live_in_the_url(tab: Tab, site
 
     # Drag to zoom: the range is fetched again at full resolution; reset brings it back.
     page.get_by_label("X axis").select_option("step")
-    with page.expect_request(lambda r: "metrics/series" in r.url and "min_step=" in r.url):
+    with page.expect_request(
+        lambda r: "metrics/series" in r.url and "min_step=" in r.url
+    ) as zoom_request:
         page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + 40)
         page.mouse.down()
         page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + 40, steps=5)
         page.mouse.up()
+    tab.last_series_url = zoom_request.value.url
     reset = page.locator('figure[data-key="loss"]').get_by_role("button", name="Reset zoom")
     expect(reset).to_be_visible()
+    zoomed = re.search(r"min_step=(\d+)", tab.last_series_url)
+    assert zoomed is not None
+    with page.expect_request(lambda r: "metrics/series" in r.url and "min_step=" in r.url) as pan:
+        page.get_by_role("button", name="Pan loss right").click()
+    panned = re.search(r"min_step=(\d+)", pan.value.url)
+    assert panned is not None and int(panned.group(1)) > int(zoomed.group(1))
     reset.click()
     expect(reset).to_be_hidden()
 

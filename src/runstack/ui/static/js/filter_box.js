@@ -25,7 +25,8 @@ export function filterBox(onApply) {
       if (document.activeElement !== input) input.value = text;
     },
     showError(error, text) {
-      fill(message, error.message);
+      // The server's message may draw its own caret on further lines: ours is under the box.
+      fill(message, String(error.message).split('\n')[0]);
       message.hidden = false;
       const position = Number.isInteger(error.position) ? error.position : null;
       if (position !== null && position >= 0 && position <= text.length) {

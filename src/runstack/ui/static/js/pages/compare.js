@@ -4,8 +4,8 @@
 import {api, num} from '../api.js';
 import {chartControls, chartOptions} from '../chart_controls.js';
 import {colorFor} from '../charts/colors.js';
-import {maxPointsFor, whenVisible} from '../charts/lazy.js';
-import {lineChart, stepRange} from '../charts/line.js';
+import {chartCard} from '../charts/card.js';
+import {maxPointsFor} from '../charts/lazy.js';
 import {drawParallel} from '../charts/parallel.js';
 import {drawScatter} from '../charts/scatter.js';
 import {emptyState, errorBox, fill, h} from '../dom.js';
@@ -169,35 +169,24 @@ export async function render(ctx, route) {
   for (const swatch of legend.querySelectorAll('.swatch')) swatch.style.background = swatch.dataset.color;
 
   // One chart per metric key, overlaid runs; fetched when scrolled into view.
-  const cards = [];
-  for (const key of usedMetrics) {
-    const note = h('span', {class: 'muted small'});
-    const reset = h('button', {class: 'link small', hidden: true}, 'Reset zoom');
-    const body = h('div', {class: 'chart-body'});
-    const element = h('figure', {class: 'chart-card', dataset: {key}}, h('figcaption', {}, h('span', {class: 'mono'}, key), note, reset), body);
-    const card = {key, element, note, reset, series: null, zoom: null};
-    card.chart = lineChart(body, {
-      onZoom: (range) => {
-        if (range && card.series) {
-          const steps = stepRange(rawTraces(card), range.min, range.max);
-          if (!steps) return;
-          card.zoom = steps;
-        } else if (card.zoom) {
-          card.zoom = null;
-        } else {
-          return;
-        }
-        fetchCard(card);
-      },
-    });
-    reset.addEventListener('click', () => {
-      card.zoom = null;
-      fetchCard(card);
-    });
-    card.stop = whenVisible(element, () => fetchCard(card));
-    cards.push(card);
-    grid.append(element);
-  }
+  const cards = usedMetrics.map((key) => chartCard(key, {
+    load: async (card) => (await api.series({
+      // Many overlaid runs: one point per pixel each is plenty (and half the data).
+      run_id: runs.map((r) => r.run_id), key,
+      max_points: Math.ceil(maxPointsFor(card.chart.width()) / (runs.length > 20 ? 2 : 1)),
+      min_step: card.zoom ? card.zoom.minStep : null, max_step: card.zoom ? card.zoom.maxStep : null,
+    })).series,
+    traces: (card) => {
+      const traces = rawTraces(card);
+      return state.group ? groupTraces(traces, runs, state.group) : traces.filter(Boolean);
+    },
+    options: () => state.options,
+    describe: (card) => {
+      const reduced = card.series.filter((s) => s.reduced).length;
+      return `${card.series.length} runs${reduced ? `, ${reduced} reduced (extremes kept)` : ''}`;
+    },
+  }));
+  for (const card of cards) grid.append(card.element);
 
   function rawTraces(card) {
     const byRun = new Map(card.series.map((s) => [s.run_id, s]));
@@ -209,32 +198,6 @@ export async function render(ctx, route) {
       const xs = state.options.xMode === 'rel' ? times.map((t) => (t - (run.start_time || times[0] || 0)) / 1000) : steps;
       return {label: run.run_name || run.run_id, color: colorFor(run.run_id), xs, ys: s.values.map(num), steps};
     });
-  }
-
-  async function fetchCard(card) {
-    try {
-      const result = await api.series({
-        // Many overlaid runs: one point per pixel each is plenty (and half the data).
-        run_id: runs.map((r) => r.run_id), key: card.key,
-        max_points: Math.ceil(maxPointsFor(card.chart.width()) / (runs.length > 20 ? 2 : 1)),
-        min_step: card.zoom ? card.zoom.minStep : null, max_step: card.zoom ? card.zoom.maxStep : null,
-      });
-      card.series = result.series;
-      drawCard(card);
-    } catch (error) {
-      fill(card.note, errorBox(error));
-    }
-  }
-
-  function drawCard(card) {
-    if (!card.series) return;
-    const traces = rawTraces(card);
-    const shown = state.group ? groupTraces(traces, runs, state.group) : traces.filter(Boolean);
-    card.chart.set(shown, state.options);
-    card.element.dataset.drawn = String(Number(card.element.dataset.drawn || 0) + 1);
-    card.reset.hidden = !card.zoom;
-    const reduced = card.series.filter((s) => s.reduced).length;
-    fill(card.note, `${card.series.length} runs${reduced ? `, ${reduced} reduced (extremes kept)` : ''}`);
   }
 
   function drawParams() {
@@ -312,7 +275,7 @@ export async function render(ctx, route) {
     if (state.pc && [...pc.options].some((o) => o.value === state.pc)) pc.value = state.pc;
     for (const card of cards) {
       card.element.hidden = Boolean(state.options.keys) && !card.key.toLowerCase().includes(state.options.keys.toLowerCase());
-      drawCard(card);
+      card.draw();
     }
     drawParams();
     drawScatterChart();
@@ -326,10 +289,7 @@ export async function render(ctx, route) {
       apply();
     },
     destroy() {
-      for (const card of cards) {
-        card.stop();
-        card.chart.destroy();
-      }
+      for (const card of cards) card.destroy();
     },
   };
 }

@@ -4,9 +4,9 @@
 import {api, num} from '../api.js';
 import {chartControls, chartOptions} from '../chart_controls.js';
 import {colorFor} from '../charts/colors.js';
-import {maxPointsFor, whenVisible} from '../charts/lazy.js';
-import {lineChart, stepRange} from '../charts/line.js';
-import {debounce, emptyState, errorBox, fill, h} from '../dom.js';
+import {chartCard} from '../charts/card.js';
+import {maxPointsFor} from '../charts/lazy.js';
+import {debounce, emptyState, fill, h} from '../dom.js';
 import {fmtDuration, fmtNum, fmtTime, runDuration} from '../format.js';
 import {renderMarkdown} from '../markdown.js';
 import {setParams} from '../router.js';
@@ -144,7 +144,7 @@ export async function render(ctx, route) {
   }
 
   // Charts: one card per key; data fetched when the card scrolls into view.
-  const cards = new Map(); // key -> {element, chart, series, zoom, stop, counted}
+  const cards = new Map(); // metric key -> chartCard
 
   function traceOf(series) {
     const steps = series.steps.map(Number);
@@ -155,54 +155,27 @@ export async function render(ctx, route) {
     return {label: info.run_name, color: colorFor(info.run_id), xs, ys: series.values.map(num), steps};
   }
 
-  async function fetchCard(card) {
-    const width = card.chart.width();
-    const result = await api.series({
-      run_id: runId, key: card.key, max_points: maxPointsFor(width),
-      min_step: card.zoom ? card.zoom.minStep : null, max_step: card.zoom ? card.zoom.maxStep : null,
-    });
-    card.series = result.series[0] || {steps: [], timestamps: [], values: [], total_points: 0};
-    drawCard(card);
-  }
-
-  function drawCard(card) {
-    if (!card.series) return;
-    card.chart.set([traceOf(card.series)], options);
-    card.element.dataset.drawn = String(Number(card.element.dataset.drawn || 0) + 1);
-    card.reset.hidden = !card.zoom;
-    fill(card.note, card.series.reduced ? `${card.series.values.length} of ${card.series.total_points} points (extremes kept)` : `${card.series.total_points} point${card.series.total_points === 1 ? '' : 's'}`);
+  function describe(card) {
+    const series = card.series;
+    if (series.reduced) return `${series.values.length} of ${series.total_points} points (extremes kept)`;
+    return `${series.total_points} point${series.total_points === 1 ? '' : 's'}`;
   }
 
   function addCard(key) {
-    const reset = h('button', {class: 'link small', hidden: true}, 'Reset zoom');
-    const note = h('span', {class: 'muted small'});
-    const body = h('div', {class: 'chart-body'});
-    const element = h('figure', {class: 'chart-card', dataset: {key}},
-      h('figcaption', {}, h('span', {class: 'mono'}, key), note, reset), body);
-    const card = {key, element, body, note, reset, chart: null, series: null, zoom: null, stop: null};
-    card.chart = lineChart(body, {
-      onZoom: (range) => {
-        if (range && card.series) {
-          const steps = stepRange([traceOf(card.series)], range.min, range.max);
-          if (!steps) return;
-          card.zoom = steps;
-        } else {
-          if (!card.zoom) return;
-          card.zoom = null;
-        }
-        fetchCard(card).catch((error) => fill(card.note, errorBox(error)));
+    const card = chartCard(key, {
+      load: async (c) => {
+        const result = await api.series({
+          run_id: runId, key, max_points: maxPointsFor(c.chart.width()),
+          min_step: c.zoom ? c.zoom.minStep : null, max_step: c.zoom ? c.zoom.maxStep : null,
+        });
+        return result.series[0] || {steps: [], timestamps: [], values: [], total_points: 0};
       },
-    });
-    reset.addEventListener('click', () => {
-      card.zoom = null;
-      fetchCard(card).catch((error) => fill(card.note, errorBox(error)));
-    });
-    card.stop = whenVisible(element, () => {
-      card.visible = true;
-      fetchCard(card).catch((error) => fill(card.note, errorBox(error)));
+      traces: (c) => [traceOf(c.series)],
+      options: () => options,
+      describe,
     });
     cards.set(key, card);
-    chartGrid.append(element);
+    chartGrid.append(card.element);
     return card;
   }
 
@@ -240,7 +213,7 @@ export async function render(ctx, route) {
       for (const m of detail.metrics || []) {
         const card = cards.get(m.key);
         if (card && card.visible && !card.zoom && counts.get(m.key) !== m.count) {
-          fetchCard(card).catch(() => {});
+          card.refresh();
         }
       }
       counts = new Map((detail.metrics || []).map((m) => [m.key, m.count]));
@@ -276,16 +249,13 @@ export async function render(ctx, route) {
       controls.set(options);
       filterCards();
       drawMetrics();
-      for (const card of cards.values()) drawCard(card);
+      for (const card of cards.values()) card.draw();
     },
     destroy() {
       alive = false;
       clearTimeout(timer);
       clearInterval(ticker);
-      for (const card of cards.values()) {
-        if (card.stop) card.stop();
-        card.chart.destroy();
-      }
+      for (const card of cards.values()) card.destroy();
     },
   };
 }

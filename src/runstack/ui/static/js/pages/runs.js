@@ -98,9 +98,13 @@ export async function render(ctx, route) {
     } catch (error) {
       if (mine !== generation) return;
       tableWrap.dataset.state = 'error';
-      if (state.filter && error.code === 'INVALID_PARAMETER_VALUE') filter.showError(error, state.filter);
       fill(status, '');
-      fill(tableWrap, errorBox(error));
+      if (state.filter && error.code === 'INVALID_PARAMETER_VALUE') {
+        filter.showError(error, state.filter);
+        fill(tableWrap, emptyState('Fix the filter above to see runs (or clear it).'));
+      } else {
+        fill(tableWrap, errorBox(error));
+      }
       more.hidden = true;
     }
   }
