@@ -125,3 +125,20 @@ def test_vendored_libraries_ship_with_their_licence() -> None:
         note = (library / "VERSION").read_text("utf-8")
         name, version = note.split()[:2]
         assert f"{name} {version}" in docs or f"{name}@{version}" in docs, (name, version)
+
+
+def test_a_missing_browser_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    import browser_support
+
+    monkeypatch.setattr(browser_support, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.delenv("RUNSTACK_REQUIRE_BROWSER", raising=False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="Chromium is not installed"):
+        browser_support.require_browser()
+    monkeypatch.delenv("CI")
+    monkeypatch.setenv("RUNSTACK_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception):
+        browser_support.require_browser()
+    monkeypatch.delenv("RUNSTACK_REQUIRE_BROWSER")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        browser_support.require_browser()
