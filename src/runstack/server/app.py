@@ -162,11 +162,11 @@ class TrackingApp:
             await self.rest(scope, receive, send)
 
 
-def _ui_routes() -> list[BaseRoute]:
+def _ui_routes(read_only: bool) -> list[BaseRoute]:
     """The web UI's page and static files (``runstack.ui``), beside the API in every worker."""
     from runstack.ui.routes import ui_routes
 
-    return ui_routes()
+    return ui_routes(read_only=read_only)
 
 
 def create_app(
@@ -275,7 +275,7 @@ def create_app(
             Route("/version", version, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route(_OPENAPI_PATH, openapi, methods=["GET"]),
-            *_ui_routes(),
+            *_ui_routes(config.read_only),
         ],
         lifespan=lifespan,
     )

@@ -61,20 +61,24 @@ def _send(request: Request, asset: Asset, cache_control: str) -> Response:
     return Response(body, headers=headers, media_type=asset.media_type)
 
 
-def _page(static: StaticFiles) -> Asset:
+def _page(static: StaticFiles, read_only: bool) -> Asset:
+    """The page, with the static prefix and the server's settings filled in (so the page
+    needs no request before it can ask for its data)."""
     template = resources.files("runstack.ui").joinpath("page.html").read_text("utf-8")
-    body = template.replace("%STATIC%", static.prefix).encode()
-    return make_asset("index.html", body)
+    text = template.replace("%STATIC%", static.prefix)
+    text = text.replace("%READ_ONLY%", "1" if read_only else "0")
+    return make_asset("index.html", text.encode())
 
 
 def _not_found(message: str) -> Response:
     return Response(message, status_code=404, headers=SECURITY_HEADERS, media_type="text/plain")
 
 
-def ui_routes() -> list[BaseRoute]:
-    """The routes the server mounts: ``/`` and ``/static/<version>/<path>``."""
+def ui_routes(*, read_only: bool = False) -> list[BaseRoute]:
+    """The routes the server mounts: ``/`` and ``/static/<version>/<path>``; with
+    ``read_only`` the page offers no changes (the API refuses them anyway)."""
     static = load_static()
-    page = _page(static)
+    page = _page(static, read_only)
 
     async def index(request: Request) -> Response:
         return _send(request, page, "no-cache")

@@ -22,10 +22,18 @@ function query(params) {
   return text ? `?${text}` : '';
 }
 
+/** A request started by prefetch.js for this URL, taken once. */
+function prefetched(url) {
+  const early = window.runstackPrefetch;
+  if (!early || early.url !== url) return null;
+  window.runstackPrefetch = null;
+  return early.response;
+}
+
 async function request(url, options = {}) {
   let response;
   try {
-    response = await fetch(url, {credentials: 'same-origin', ...options});
+    response = await (prefetched(url) || fetch(url, {credentials: 'same-origin', ...options}));
   } catch (error) {
     throw new ApiError(`The server did not answer (${error.message}).`, 'NETWORK_ERROR', 0);
   }
@@ -54,16 +62,7 @@ function post(url, body) {
   });
 }
 
-let configPromise = null;
-
 export const api = {
-  config() {
-    if (!configPromise) configPromise = request(UI + 'config').catch((error) => {
-      configPromise = null;
-      throw error;
-    });
-    return configPromise;
-  },
   experiments(params) {
     return request(UI + 'experiments' + query(params));
   },

@@ -1,6 +1,5 @@
 // Starts the page: picks the view for the URL and swaps it when the URL changes.
 
-import {api} from './api.js';
 import {clear, errorBox, h} from './dom.js';
 import {current, listen} from './router.js';
 import * as experiments from './pages/experiments.js';
@@ -12,6 +11,10 @@ const root = document.getElementById('app');
 const crumbs = document.getElementById('crumbs');
 let active = null; // {page, key, view}
 let generation = 0; // a newer navigation wins over a slower older one
+// The server writes its settings into the page: no request stands before the first data.
+const config = {
+  read_only: document.querySelector('meta[name="runstack-read-only"]').content === '1',
+};
 
 function pick(route) {
   const [first, id] = route.parts;
@@ -38,8 +41,7 @@ async function show(route) {
     root.append(errorBox({message: `No page at ${location.hash}.`}), h('a', {href: '#/'}, 'All experiments'));
     return;
   }
-  const ctx = {root, crumbs, config: await api.config().catch(() => ({read_only: false}))};
-  if (mine !== generation) return;
+  const ctx = {root, crumbs, config};
   document.title = 'runstack';
   root.focus({preventScroll: true});
   document.getElementById('readonly').hidden = !ctx.config.read_only;

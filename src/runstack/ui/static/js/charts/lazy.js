@@ -23,6 +23,20 @@ export function whenVisible(element, callback) {
   };
 }
 
+/** Starts now the charts already on screen, without waiting a frame for the observer (a
+ * page calls it once, after laying out its cards: one layout for all of them). */
+export function startVisibleNow() {
+  const bottom = window.innerHeight + 150;
+  for (const [element, callback] of [...pending]) {
+    const box = element.getBoundingClientRect();
+    if (box.height > 0 && box.top < bottom && box.bottom > -150) {
+      pending.delete(element);
+      observer.unobserve(element);
+      callback();
+    }
+  }
+}
+
 /** Points to ask for: about two per horizontal pixel of the plot. */
 export function maxPointsFor(width) {
   return Math.max(100, Math.min(4000, Math.floor(2 * Math.max(100, width - 70))));

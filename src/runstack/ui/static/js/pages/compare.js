@@ -5,7 +5,7 @@ import {api, num} from '../api.js';
 import {chartControls, chartOptions} from '../chart_controls.js';
 import {colorFor} from '../charts/colors.js';
 import {chartCard} from '../charts/card.js';
-import {maxPointsFor} from '../charts/lazy.js';
+import {maxPointsFor, startVisibleNow} from '../charts/lazy.js';
 import {drawParallel} from '../charts/parallel.js';
 import {drawScatter} from '../charts/scatter.js';
 import {emptyState, errorBox, fill, h} from '../dom.js';
@@ -283,6 +283,7 @@ export async function render(ctx, route) {
   }
 
   apply();
+  startVisibleNow();
   return {
     update(next) {
       state = stateOf(next);

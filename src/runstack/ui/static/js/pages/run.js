@@ -5,7 +5,7 @@ import {api, num} from '../api.js';
 import {chartControls, chartOptions} from '../chart_controls.js';
 import {colorFor} from '../charts/colors.js';
 import {chartCard} from '../charts/card.js';
-import {maxPointsFor} from '../charts/lazy.js';
+import {maxPointsFor, startVisibleNow} from '../charts/lazy.js';
 import {debounce, emptyState, fill, h} from '../dom.js';
 import {fmtDuration, fmtNum, fmtTime, runDuration} from '../format.js';
 import {renderMarkdown} from '../markdown.js';
@@ -240,6 +240,7 @@ export async function render(ctx, route) {
   drawTags();
   drawInputs();
   syncCards();
+  startVisibleNow();
   schedule();
 
   return {
