@@ -526,3 +526,38 @@ def test_a_read_only_server_offers_no_changes(browser: Any, site: Site) -> None:
             assert tab.watch.unexpected() == []
         finally:
             tab.context.close()
+
+
+def test_page_modules_csv_smoothing_markdown_and_colours(tab: Tab) -> None:
+    """The small pure modules, run in the page itself (imported as the page imports them)."""
+    page = tab.goto("#/")
+    result = page.evaluate(
+        """async () => {
+            const main = document.querySelector('script[type=module]').src;
+            const base = main.replace(/main\\.js$/, '');
+            const csv = await import(base + 'csv.js');
+            const smoothing = await import(base + 'charts/smoothing.js');
+            const markdown = await import(base + 'markdown.js');
+            const colors = await import(base + 'charts/colors.js');
+            const box = document.createElement('div');
+            box.append(markdown.renderMarkdown(
+                '# T\\n\\n[ok](https://example.org) [bad](javascript:alert(1)) ' +
+                '[data](data:text/html,x) <b>raw</b>\\n\\n- a\\n- b\\n\\n```\\n<i>code</i>\\n```'));
+            return {
+                csv: csv.toCsv(['a', 'b'], [['x,y', '=1+2'], ['say "hi"', '-3']]),
+                ema: smoothing.ema([1, 1, null, 3], 0.5),
+                links: [...box.querySelectorAll('a')].map((a) => a.getAttribute('href')),
+                text: box.textContent,
+                tags: [...box.querySelectorAll('*')].map((e) => e.tagName.toLowerCase()),
+                colour: [colors.colorFor('abc'), colors.colorFor('abc'), colors.colorFor('abd')],
+            };
+        }"""
+    )
+    assert result["csv"] == 'a,b\r\n"x,y",\'=1+2\r\n"say ""hi""",-3\r\n'
+    assert result["ema"][0] == 1 and result["ema"][1] == 1 and result["ema"][2] is None
+    assert 1 < result["ema"][3] < 3
+    assert result["links"] == ["https://example.org"]
+    assert "<b>raw</b>" in result["text"] and "<i>code</i>" in result["text"]
+    assert "bad (javascript:alert(1))" in result["text"]
+    assert set(result["tags"]) <= {"h3", "p", "a", "ul", "li", "pre", "code"}
+    assert result["colour"][0] == result["colour"][1]
