@@ -561,3 +561,37 @@ def test_page_modules_csv_smoothing_markdown_and_colours(tab: Tab) -> None:
     assert "bad (javascript:alert(1))" in result["text"]
     assert set(result["tags"]) <= {"h3", "p", "a", "ul", "li", "pre", "code"}
     assert result["colour"][0] == result["colour"][1]
+
+
+def test_keyboard_alone_filters_opens_and_cancels(tab: Tab, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.goto(f"#/experiments/{site.experiment}")
+    box = page.get_by_label("Filter runs (search grammar)")
+    box.focus()
+    page.keyboard.type("params.optimizer = 'sgd'")
+    page.keyboard.press("Enter")
+    expect(page.locator("table.runs-table tbody tr")).to_have_count(1)
+    # The column picker opens and closes from the keyboard, focus back on its button.
+    picker = page.get_by_role("button", name="Columns…")
+    picker.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Search keys")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(picker).to_be_focused()
+    expect(page.get_by_role("dialog", name="Choose columns")).to_be_hidden()
+    # Tab reaches the run's link; Enter opens it.
+    page.get_by_role("checkbox", name="Select run beta").focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="beta", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("beta")
+    # A confirmation dialog is cancelled with Escape and changes nothing.
+    page = tab.goto("#/")
+    row = page.locator("tr", has=page.get_by_role("link", name="ui-test", exact=True))
+    row.get_by_role("button", name="Delete").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(row).to_be_visible()
