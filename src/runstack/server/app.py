@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__, settings
@@ -162,6 +162,13 @@ class TrackingApp:
             await self.rest(scope, receive, send)
 
 
+def _ui_routes(read_only: bool) -> list[BaseRoute]:
+    """The web UI's page and static files (``runstack.ui``), beside the API in every worker."""
+    from runstack.ui.routes import ui_routes
+
+    return ui_routes(read_only=read_only)
+
+
 def create_app(
     backend_store_uri: str, server_settings: ServerSettings | None = None
 ) -> TrackingApp:
@@ -268,6 +275,7 @@ def create_app(
             Route("/version", version, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route(_OPENAPI_PATH, openapi, methods=["GET"]),
+            *_ui_routes(config.read_only),
         ],
         lifespan=lifespan,
     )
