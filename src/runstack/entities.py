@@ -237,6 +237,16 @@ class Experiment:
     last_update_time: int | None = None
 
 
+@dataclass(frozen=True)
+class FileInfo:
+    """One entry of an artifact listing: ``path`` relative to the run's artifact root,
+    "/"-separated; ``file_size`` in bytes, None for a directory (as MLflow)."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None = None
+
+
 class PagedList(list[Any]):
     """A page of results with the token that fetches the next page (None on the last)."""
 
