@@ -31,6 +31,7 @@ MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNK = 64 * 1024 * 1024
 MAX_CONCURRENCY = 4
 _DELETE_BATCH = 1000  # the most keys one DeleteObjects call takes
+LIST_PAGE_SIZE = 1000  # keys per ListObjectsV2 page (S3's maximum)
 
 _clients: dict[tuple[str | None, bool, str | None], Any] = {}
 _clients_lock = threading.Lock()
@@ -169,7 +170,9 @@ class S3ArtifactRepository:
         arguments = {"Bucket": self.bucket, "Prefix": prefix}
         if delimiter:
             arguments["Delimiter"] = delimiter
-        return self.client.get_paginator("list_objects_v2").paginate(**arguments)
+        return self.client.get_paginator("list_objects_v2").paginate(
+            **arguments, PaginationConfig={"PageSize": LIST_PAGE_SIZE}
+        )
 
     def list(self, path: str | None = None) -> list[FileInfo]:
         relative = safe_relative_path(path)
