@@ -15,12 +15,12 @@ from typing import Any
 
 import boto3
 import pytest
-from s3_server import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
 
 from runstack.artifacts import s3
 from runstack.artifacts.registry import repository_for
 from runstack.entities import FileInfo
 from runstack.errors import InvalidParameterError, ResourceNotFoundError
+from s3_server import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
 
 MB = 1024 * 1024
 
@@ -92,7 +92,7 @@ def test_round_trip(repo: s3.S3ArtifactRepository, tmp_path: Path, s3_endpoint: 
         "notes/hello.txt",
     ]
     assert not [p for p in out.rglob("*") if p.name.startswith(".artifact")]
-    with pytest.raises(ResourceNotFoundError, match="missing.txt"):
+    with pytest.raises(ResourceNotFoundError, match=r"missing\.txt"):
         repo.download("missing.txt", out)
 
     repo.delete("data/sub")
@@ -104,7 +104,9 @@ def test_round_trip(repo: s3.S3ArtifactRepository, tmp_path: Path, s3_endpoint: 
 
 
 def test_listing_follows_pages(
-    repo: s3.S3ArtifactRepository, monkeypatch: pytest.MonkeyPatch, s3_endpoint: str  # noqa: F811
+    repo: s3.S3ArtifactRepository,
+    monkeypatch: pytest.MonkeyPatch,
+    s3_endpoint: str,  # noqa: F811
 ) -> None:
     for i in range(12):
         repo.write_bytes(b"x" * i, f"many/f{i:02d}")
@@ -126,7 +128,10 @@ def _small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_large_file_goes_up_in_parts(
-    repo: s3.S3ArtifactRepository, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s3_endpoint: str  # noqa: F811
+    repo: s3.S3ArtifactRepository,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    s3_endpoint: str,  # noqa: F811
 ) -> None:
     _small_parts(monkeypatch)
     big = tmp_path / "big.bin"
@@ -155,7 +160,9 @@ class FailingReader:
 
 
 def test_failed_multipart_upload_is_aborted(
-    repo: s3.S3ArtifactRepository, monkeypatch: pytest.MonkeyPatch, s3_endpoint: str  # noqa: F811
+    repo: s3.S3ArtifactRepository,
+    monkeypatch: pytest.MonkeyPatch,
+    s3_endpoint: str,  # noqa: F811
 ) -> None:
     _small_parts(monkeypatch)
     with pytest.raises(OSError, match="disk read failed"):
@@ -208,7 +215,10 @@ def test_killed_upload_leaves_no_object(s3_bucket: str, s3_endpoint: str, tmp_pa
     "bad", ["../escape", "a/../../b", "/etc/passwd", "a\\b", "nul\x00byte", "C:/x"]
 )
 def test_paths_that_leave_the_root_are_refused(
-    repo: s3.S3ArtifactRepository, bad: str, tmp_path: Path, s3_endpoint: str  # noqa: F811
+    repo: s3.S3ArtifactRepository,
+    bad: str,
+    tmp_path: Path,
+    s3_endpoint: str,  # noqa: F811
 ) -> None:
     with pytest.raises(InvalidParameterError, match="Invalid artifact path"):
         repo.write_bytes(b"x", bad)

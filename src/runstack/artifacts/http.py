@@ -58,9 +58,7 @@ def resolve(artifact_uri: str, tracking_uri: str | None) -> tuple[str, str]:
                 f"Artifact URI {artifact_uri!r} is not a tracking server's artifact URL: its "
                 f"path must contain {ROUTE}/."
             )
-        return f"{scheme}://{parts.netloc}{head}".rstrip("/"), safe_relative_path(
-            tail.lstrip("/")
-        )
+        return f"{scheme}://{parts.netloc}{head}".rstrip("/"), safe_relative_path(tail.lstrip("/"))
     raise InvalidParameterError(
         f"Artifact URI {artifact_uri!r}: expected mlflow-artifacts:, http: or https:."
     )
@@ -84,7 +82,12 @@ class HttpArtifactRepository:
     def _connections(self) -> ConnectionPool:
         # A pool belongs to one process: a forked child makes its own.
         if self._pool is None or self._pid != os.getpid():
-            from runstack.store.rest import DEFAULT_TIMEOUT_S, TIMEOUT_ENV, HttpSession, _env_seconds
+            from runstack.store.rest import (
+                DEFAULT_TIMEOUT_S,
+                TIMEOUT_ENV,
+                HttpSession,
+                _env_seconds,
+            )
 
             try:
                 self._pool = ConnectionPool(
@@ -184,12 +187,14 @@ class HttpArtifactRepository:
         for item in files:
             name = safe_relative_path(str(item["path"]))
             size = item.get("file_size")
-            infos.append(
-                FileInfo(prefix + name, bool(item.get("is_dir")), None if size is None else int(size))
-            )
+            file_size = None if size is None else int(size)
+            infos.append(FileInfo(prefix + name, bool(item.get("is_dir")), file_size))
         # A server asked to list a file answers with the file itself: that is no child.
-        if len(infos) == 1 and not infos[0].is_dir and relative and infos[0].path == (
-            f"{relative}/{relative.rsplit('/', 1)[-1]}"
+        if (
+            len(infos) == 1
+            and not infos[0].is_dir
+            and relative
+            and infos[0].path == (f"{relative}/{relative.rsplit('/', 1)[-1]}")
         ):
             return []
         infos.sort(key=lambda info: info.path)

@@ -13,6 +13,7 @@ killed with its process leaves only an unfinished upload, which no listing or do
 
 from __future__ import annotations
 
+import builtins
 import os
 import threading
 from pathlib import Path
@@ -192,11 +193,11 @@ class S3ArtifactRepository:
         infos.sort(key=lambda info: info.path)
         return infos
 
-    def keys_under(self, path: str | None) -> list[tuple[str, int]]:
+    def keys_under(self, path: str | None) -> builtins.list[tuple[str, int]]:
         """Every (key, size) below ``path``, at any depth."""
         folder_key = self.key(path)
         prefix = f"{folder_key}/" if folder_key else ""
-        found: list[tuple[str, int]] = []
+        found: builtins.list[tuple[str, int]] = []
         try:
             for page in self._pages(prefix, None):
                 found.extend((item["Key"], int(item["Size"])) for item in page.get("Contents", []))

@@ -25,13 +25,49 @@ from runstack.tracking_uri import get_tracking_uri, normalise_uri
 @click.option(
     "--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes."
 )
-def server(backend_store_uri: str | None, host: str, port: int, workers: int) -> None:
-    """Serve MLflow's REST API (and runstack's) over a store."""
+@click.option(
+    "--artifacts-destination",
+    default=None,
+    metavar="PATH|s3://BUCKET/PREFIX",
+    help="Where the server keeps the artifacts it proxies [default: ./mlartifacts, beside "
+    "the store for SQLite].",
+)
+@click.option(
+    "--serve-artifacts/--no-serve-artifacts",
+    default=True,
+    show_default=True,
+    help="Proxy artifact uploads and downloads (/api/2.0/mlflow-artifacts/artifacts).",
+)
+@click.option(
+    "--max-artifact-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="BYTES",
+    help="Largest artifact upload accepted; larger ones get a 413 [default: 64 GiB].",
+)
+def server(
+    backend_store_uri: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    artifacts_destination: str | None,
+    serve_artifacts: bool,
+    max_artifact_bytes: int | None,
+) -> None:
+    """Serve MLflow's REST API (and runstack's) over a store, and proxy artifacts."""
     from runstack.server import serve
 
     uri = normalise_uri(backend_store_uri) if backend_store_uri else get_tracking_uri()
     try:
-        serve(uri, host=host, port=port, workers=workers)
+        serve(
+            uri,
+            host=host,
+            port=port,
+            workers=workers,
+            artifacts_destination=artifacts_destination,
+            serve_artifacts=serve_artifacts,
+            max_artifact_bytes=max_artifact_bytes,
+        )
     except ImportError as error:
         raise click.ClickException(
             f"The server needs extra packages ({error.name}); install them with "

@@ -34,11 +34,17 @@ def serve(
     workers: int = 1,
     *,
     access_log: bool = False,
+    artifacts_destination: str | None = None,
+    serve_artifacts: bool = True,
+    max_artifact_bytes: int | None = None,
 ) -> None:
     """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped.
 
     Each worker process opens its own store. With several workers, use PostgreSQL (SQLite
-    works, but its single writer makes more workers pointless for writes).
+    works, but its single writer makes more workers pointless for writes). Artifacts are
+    proxied from ``artifacts_destination`` (a folder or ``s3://bucket/prefix``; by default
+    ``mlartifacts`` beside a SQLite store, else in the working directory) unless
+    ``serve_artifacts`` is False; uploads over ``max_artifact_bytes`` are refused (413).
     """
     if workers < 1:
         raise InvalidParameterError(f"workers={workers!r}: use 1 or more worker processes.")
@@ -52,11 +58,17 @@ def serve(
             name=error.name,
         ) from None
     check_backend(backend_store_uri)
+    from runstack.server.artifacts import ArtifactSettings
+
+    artifact_settings = ArtifactSettings.create(
+        backend_store_uri, artifacts_destination, serve_artifacts, max_artifact_bytes
+    )
 
     from runstack.server.app import BACKEND_ENV
     from runstack.server.tcp import PROTOCOL
 
     os.environ[BACKEND_ENV] = backend_store_uri  # read by each worker's app factory
+    os.environ.update(artifact_settings.environment())
     uvicorn.run(
         "runstack.server.app:app_from_environment",
         factory=True,

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +30,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from runstack import __version__
 from runstack.errors import InvalidParameterError, RunstackError
 from runstack.server import handlers_runstack, reaper
+from runstack.server.artifacts import ROUTES as ARTIFACT_ROUTES
+from runstack.server.artifacts import (
+    ArtifactProxy,
+    ArtifactSettings,
+    narrow_endpoints,
+    serve_store,
+)
 from runstack.server.endpoints import AJAX_PREFIX, MLFLOW_PREFIX, Endpoint
 from runstack.server.fields import parse_fields, query_to_raw
 from runstack.server.openapi import openapi_document
@@ -73,8 +80,9 @@ def _positive_env(name: str, default: int) -> int:
 class StoreHolder:
     """This process's store, opened at startup (or on first use, without a lifespan)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, prepare: Callable[[Store], Store] | None = None) -> None:
         self.uri = uri
+        self._prepare = prepare or (lambda store: store)
         self._store: Store | None = None
         self._lock = threading.Lock()
 
@@ -83,7 +91,7 @@ class StoreHolder:
         if store is None:
             with self._lock:
                 if self._store is None:
-                    self._store = open_store(self.uri)
+                    self._store = self._prepare(open_store(self.uri))
                 store = self._store
         return store
 
@@ -157,30 +165,39 @@ def _index() -> dict[str, Endpoint]:
 class TrackingApp:
     """The ASGI app. API calls are answered here directly, without a router or a request
     object: one logged value is one request, and the framework's share of it counts. Health,
-    version, the OpenAPI document and the lifespan go to a small Starlette app."""
+    version, the OpenAPI document and the lifespan go to a small Starlette app; the artifact
+    proxy (streamed bodies, no JSON body limit) to ``artifacts``."""
 
-    def __init__(self, api: ASGIApp, rest: Starlette) -> None:
+    def __init__(self, api: ASGIApp, rest: Starlette, artifacts: ASGIApp) -> None:
         self.api = api
         self.rest = rest
+        self.artifacts = artifacts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http" and path.startswith(_API_PREFIXES) and path != _OPENAPI_PATH:
+        if scope["type"] == "http" and path.startswith(ARTIFACT_ROUTES):
+            await self.artifacts(scope, receive, send)
+        elif scope["type"] == "http" and path.startswith(_API_PREFIXES) and path != _OPENAPI_PATH:
             await self.api(scope, receive, send)
         else:
             await self.rest(scope, receive, send)
 
 
-def create_app(backend_store_uri: str) -> TrackingApp:
-    """The ASGI app serving the tracking API over the store at ``backend_store_uri``."""
-    holder = StoreHolder(backend_store_uri)
+def create_app(backend_store_uri: str, artifacts: ArtifactSettings | None = None) -> TrackingApp:
+    """The ASGI app serving the tracking API over the store at ``backend_store_uri``, and
+    artifacts as ``artifacts`` says (by default: from the environment, else served from
+    ``mlartifacts`` beside the store)."""
+    if artifacts is None:
+        artifacts = ArtifactSettings.from_environment(backend_store_uri)
+    settings = artifacts
+    holder = StoreHolder(backend_store_uri, lambda store: serve_store(store, settings))
     body_limit = _positive_env(MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES)
     # Store calls block: they run on these threads (each may hold a database connection).
     workers = ThreadPoolExecutor(
         _positive_env(THREADS_ENV, DEFAULT_THREADS), thread_name_prefix="runstack-api"
     )
     handlers_runstack.SERVER_LIMITS["max_request_bytes"] = body_limit
-    endpoints = _index()
+    endpoints = narrow_endpoints(_index(), settings)
     document = openapi_document(ALL_ENDPOINTS)
 
     def call(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any]:
@@ -275,7 +292,7 @@ def create_app(backend_store_uri: str) -> TrackingApp:
         ],
         lifespan=lifespan,
     )
-    return TrackingApp(api, rest)
+    return TrackingApp(api, rest, ArtifactProxy(settings))
 
 
 def app_from_environment() -> TrackingApp:
