@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from runstack import async_logging, changes
+from runstack.artifacts.client_methods import ArtifactMethods
+from runstack.artifacts.locations import check_artifact_location
 from runstack.clock import now_ms
 from runstack.entities import (
     Experiment,
@@ -79,8 +81,9 @@ def _view_type(value: object) -> ViewType:
         ) from None
 
 
-class TrackingClient:
-    """A client of one tracking store (the current tracking URI unless given)."""
+class TrackingClient(ArtifactMethods):
+    """A client of one tracking store (the current tracking URI unless given); its artifact
+    methods (``log_artifact``, ``list_artifacts``, ...) come from ``ArtifactMethods``."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:
         self.tracking_uri = normalise_uri(tracking_uri) if tracking_uri else get_tracking_uri()
@@ -102,12 +105,9 @@ class TrackingClient:
     ) -> str:
         """Create an experiment and return its id; it does not become the active one."""
         validate_experiment_name(name)
-        if artifact_location is not None and str(artifact_location).startswith("runs:"):
-            raise InvalidParameterError(
-                f"Invalid artifact location {artifact_location!r}: 'runs:' URIs cannot be used."
-            )
+        location = check_artifact_location(artifact_location)
         checked = [validate_experiment_tag(k, v) for k, v in as_str_dict(tags, "tags").items()]
-        return self.store.create_experiment(name, artifact_location, checked)
+        return self.store.create_experiment(name, location, checked)
 
     def get_experiment(self, experiment_id: str | int) -> Experiment:
         return self.store.get_experiment(validate_experiment_id(experiment_id))

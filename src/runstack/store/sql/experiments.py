@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from runstack.artifacts.locations import check_artifact_location
 from runstack.clock import now_ms
 from runstack.entities import Experiment, LifecycleStage, PagedList, ViewType
 from runstack.errors import InvalidStateError, ResourceAlreadyExistsError, ResourceNotFoundError
@@ -33,7 +34,8 @@ def default_artifact_root(db: Database) -> str:
     else ``mlruns`` beside the SQLite file, else ``mlruns`` in the working directory."""
     configured = os.environ.get("RUNSTACK_ARTIFACT_ROOT")
     if configured:
-        return configured.rstrip("/")
+        # A relative local root is made absolute, as MLflow does (runs keep absolute URIs).
+        return check_artifact_location(configured.rstrip("/") or "/") or configured
     if db.is_sqlite and db.engine.url.database:
         return str(Path(db.engine.url.database).resolve().parent / "mlruns")
     return str(Path.cwd() / "mlruns")
