@@ -527,3 +527,77 @@ def test_s3_destination(store_uri: str, s3_bucket: str, s3_endpoint: str, tmp_pa
         assert repo.list() == [FileInfo("p.svg", False, 6)]
     finally:
         server.stop()
+
+
+# runstack's fluent API and REST store ---------------------------------------------------------
+
+RUNSTACK_SCRIPT = r"""
+import json, os, sys
+import runstack
+import runstack.artifacts
+
+runstack.set_tracking_uri(sys.argv[1])
+work = sys.argv[2]
+os.makedirs(f"{work}/src/sub", exist_ok=True)
+open(f"{work}/weights.bin", "wb").write(os.urandom(1024) * 64)
+open(f"{work}/src/a.txt", "w").write("alpha")
+open(f"{work}/src/sub/b.txt", "w").write("beta")
+runstack.set_experiment("rs")
+with runstack.start_run() as run:
+    runstack.log_artifact(f"{work}/weights.bin", "model")
+    runstack.log_artifacts(f"{work}/src", "data")
+    runstack.log_text("hello", "notes/hello.txt")
+    runstack.log_dict({"k": 1}, "notes/d.yaml")
+    uri = runstack.get_artifact_uri()
+client = runstack.TrackingClient()
+run_id = run.info.run_id
+out = runstack.artifacts.download_artifacts(run_id=run_id, dst_path=f"{work}/out")
+print("RESULT:" + json.dumps({
+    "uri": uri,
+    "root": [[f.path, f.is_dir, f.file_size] for f in client.list_artifacts(run_id)],
+    "data": [
+        f.path for f in runstack.artifacts.list_artifacts(run_id=run_id, artifact_path="data")
+    ],
+    "downloaded": sorted(
+        os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs
+    ),
+    "same": open(f"{out}/model/weights.bin", "rb").read()
+    == open(f"{work}/weights.bin", "rb").read(),
+    "text": runstack.artifacts.load_text(uri + "/notes/hello.txt"),
+    "dict": runstack.artifacts.load_dict(uri + "/notes/d.yaml"),
+}))
+"""
+
+
+def test_runstack_client_through_the_server(served: Served, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    script = work / "script.py"
+    script.write_text(RUNSTACK_SCRIPT)
+    done = run_python(
+        f"import runpy, sys; sys.argv = ['s', {served.url!r}, {str(work)!r}]; "
+        f"runpy.run_path({str(script)!r}, run_name='__main__')",
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT:"))
+    result = json.loads(line[len("RESULT:") :])
+    assert result["uri"].startswith("mlflow-artifacts:/") and result["uri"].endswith("/artifacts")
+    assert result["root"] == [
+        ["data", True, None],
+        ["model", True, None],
+        ["notes", True, None],
+    ]
+    assert result["data"] == ["data/a.txt", "data/sub"]
+    assert result["downloaded"] == [
+        "data/a.txt",
+        "data/sub/b.txt",
+        "model/weights.bin",
+        "notes/d.yaml",
+        "notes/hello.txt",
+    ]
+    assert result["same"] is True
+    assert result["text"] == "hello"
+    assert result["dict"] == {"k": 1}
+    run_root = result["uri"].removeprefix("mlflow-artifacts:/")
+    assert files_under(served.destination / run_root) == result["downloaded"]

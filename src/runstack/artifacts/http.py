@@ -32,12 +32,16 @@ _PARTIAL_PREFIX = ".artifact.downloading."
 def resolve(artifact_uri: str, tracking_uri: str | None) -> tuple[str, str]:
     """(server base URL, root path below the artifact route) of an artifact URI.
 
-    ``mlflow-artifacts:/p`` goes to the tracking server; ``mlflow-artifacts://host:port/p`` to
-    that host (with the tracking URI's scheme, http by default); ``http(s)://h/.../<ROUTE>/p``
-    names both itself."""
+    ``mlflow-artifacts:/p`` goes to the tracking server (``tracking_uri``, else the current
+    one); ``mlflow-artifacts://host:port/p`` to that host (with the tracking URI's scheme, http
+    by default); ``http(s)://h/.../<ROUTE>/p`` names both itself."""
     parts = urlsplit(artifact_uri)
     scheme = parts.scheme.lower()
     if scheme == "mlflow-artifacts":
+        if tracking_uri is None:
+            from runstack.tracking_uri import get_tracking_uri
+
+            tracking_uri = get_tracking_uri()
         tracking = urlsplit(tracking_uri or "")
         tracking_scheme = tracking.scheme.lower()
         if parts.netloc:
