@@ -305,11 +305,15 @@ class ArtifactProxy:
     def is_local(self) -> bool:
         return scheme_of(self.settings.destination or "") == ""
 
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
-        """Blocking file or S3 work, on this proxy's own threads (not the store's)."""
+    def start(self, function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Start blocking file or S3 work on this proxy's own threads (not the store's)."""
         if self._io is None:
             self._io = ThreadPoolExecutor(_IO_THREADS, thread_name_prefix="runstack-artifacts")
-        return await asyncio.get_running_loop().run_in_executor(self._io, function, *args)
+        return asyncio.get_running_loop().run_in_executor(self._io, function, *args)
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """Blocking file or S3 work, awaited."""
+        return await self.start(function, *args)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         path, method = scope["path"], scope["method"]
@@ -397,27 +401,40 @@ class ArtifactProxy:
         )
 
     async def _receive_into(self, out: Any, receive: Any) -> None:
-        """Write the request body to ``out`` in blocks of about ``BLOCK`` bytes."""
+        """Write the request body to ``out`` in blocks of about ``BLOCK`` bytes.
+
+        A block is written on a thread while the next one is received: at most two blocks
+        are held, and the disk and the socket work at the same time."""
         limit, size = self.settings.max_upload_bytes, 0
         pending: list[bytes] = []
         pending_size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise self._limit_error(size)
-            if chunk:
-                pending.append(chunk)
-                pending_size += len(chunk)
-            more = message.get("more_body", False)
-            if pending_size >= BLOCK or (not more and pending):
-                await self.run(out.write, b"".join(pending))
-                pending, pending_size = [], 0
-            if not more:
-                return
+        writing: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise self._limit_error(size)
+                if chunk:
+                    pending.append(chunk)
+                    pending_size += len(chunk)
+                more = message.get("more_body", False)
+                if pending_size >= BLOCK or (not more and pending):
+                    blocks, pending, pending_size = pending, [], 0
+                    if writing is not None:
+                        await writing
+                    writing = self.start(out.writelines, blocks)
+                if not more:
+                    if writing is not None:
+                        await writing
+                    return
+        finally:
+            if writing is not None and not writing.done():
+                # The file is closed and removed after this: let the last write finish first.
+                await asyncio.wait([writing])
 
     async def _upload(self, relative: str, scope: Any, receive: Any, send: Any) -> None:
         for name, value in scope["headers"]:
