@@ -206,3 +206,81 @@ def test_a_killed_write_leaves_nothing_that_looks_complete(tmp_path: Path) -> No
     # A later, complete write publishes the file.
     repo.log_file(big, "models")
     assert (root / "models" / "big.bin").read_bytes() == big.read_bytes()
+
+
+def test_log_directory_merges_into_existing_folders(
+    repo: LocalArtifactRepository, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    (first / "d").mkdir(parents=True)
+    (second / "d" / "e").mkdir(parents=True)
+    (first / "d" / "a.txt").write_text("a1")
+    (first / "d" / "keep.txt").write_text("keep")
+    (second / "d" / "a.txt").write_text("a2")
+    (second / "d" / "e" / "new.txt").write_text("new")
+    repo.log_directory(first, "out")
+    repo.log_directory(second, "out")
+    assert (repo.root / "out" / "d" / "a.txt").read_text() == "a2"
+    assert (repo.root / "out" / "d" / "keep.txt").read_text() == "keep"
+    assert (repo.root / "out" / "d" / "e" / "new.txt").read_text() == "new"
+    assert not [p for p in repo.root.rglob("*") if p.name.startswith(TEMP_PREFIX)]
+    assert not [p for p in repo.root.parent.iterdir() if p.name.startswith(TEMP_PREFIX)]
+
+
+def test_log_directory_follows_symlink_loops_once(
+    repo: LocalArtifactRepository, tmp_path: Path
+) -> None:
+    source = tmp_path / "loop"
+    (source / "d").mkdir(parents=True)
+    (source / "d" / "f").write_text("f")
+    os.symlink(source, source / "d" / "back")
+    repo.log_directory(source, "x")
+    assert (repo.root / "x" / "d" / "f").read_text() == "f"
+    assert not (repo.root / "x" / "d" / "back").exists()
+
+
+_KILLED_FOLDER_WRITER = """
+import sys, time
+from pathlib import Path
+from runstack.artifacts import copying
+from runstack.artifacts.local import LocalArtifactRepository
+
+real = copying._plain_copy
+count = 0
+def copy_then_hang(source, target):
+    global count
+    real(source, target)
+    count += 1
+    if count == 3:
+        print("writing", flush=True)
+        time.sleep(60)
+
+copying._plain_copy = copy_then_hang
+LocalArtifactRepository(sys.argv[1]).log_directory(Path(sys.argv[2]), "batch")
+"""
+
+
+def test_a_killed_folder_upload_leaves_nothing_visible(tmp_path: Path) -> None:
+    root = tmp_path / "artifacts"
+    source = tmp_path / "src"
+    source.mkdir()
+    for i in range(10):
+        (source / f"f{i}.txt").write_text(str(i))
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_KILLED_FOLDER_WRITER), str(root), str(source)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "writing"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    repo = LocalArtifactRepository(str(root))
+    assert repo.list() == []
+    assert repo.list("batch") == []
+    (leftover,) = root.iterdir()
+    assert leftover.name.startswith(TEMP_PREFIX)
+    repo.log_directory(source, "batch")
+    assert len(repo.list("batch")) == 10

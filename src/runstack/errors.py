@@ -54,6 +54,20 @@ class RunstackError(Exception):
         """The JSON error body of MLflow's REST API."""
         return {"error_code": self.error_code, "message": self.message}
 
+    # MLflow's MlflowException methods, for code that calls them.
+    def get_http_status_code(self) -> int:
+        return self.http_status
+
+    def serialize_as_json(self) -> str:
+        import json
+
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def invalid_parameter_value(cls, message: str) -> RunstackError:
+        """MLflow's constructor for an INVALID_PARAMETER_VALUE error."""
+        return InvalidParameterError(message)
+
 
 class InvalidParameterError(RunstackError):
     default_error_code = "INVALID_PARAMETER_VALUE"

@@ -95,10 +95,12 @@ class LocalArtifactRepository:
         source = Path(local_dir)
         if not source.is_dir():
             raise InvalidParameterError(f"Cannot log {str(local_dir)!r}: it is not a folder.")
-        top = self._folder_for_writing(artifact_path)
-        real_top = os.path.realpath(top)
-        if os.path.realpath(source) == real_top:
+        shown = safe_relative_path(artifact_path)
+        top = self.local_path(shown)
+        if top.exists() and os.path.samefile(source, top):
             return
+        if top != self.root:
+            self._folder_for_writing(top.parent.relative_to(self.root).as_posix())
         copying.copy_tree_atomically(source, top, TEMP_PREFIX, check_name, self._inside)
 
     def write_bytes(self, data: bytes, artifact_file: str) -> None:

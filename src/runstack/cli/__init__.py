@@ -15,6 +15,7 @@ import click
 
 from runstack.cli.experiments import experiments
 from runstack.cli.maintenance import db, gc
+from runstack.cli.run import run
 from runstack.cli.runs import runs
 from runstack.cli.server import server
 from runstack.errors import RunstackError
@@ -38,6 +39,7 @@ def main() -> None:
 
 main.add_command(experiments)
 main.add_command(runs)
+main.add_command(run)
 main.add_command(gc)
 main.add_command(db)
 main.add_command(server)
