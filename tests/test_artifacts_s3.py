@@ -244,3 +244,32 @@ def test_missing_bucket_is_a_clear_error(s3_bucket: str) -> None:  # noqa: F811
     repo = s3.S3ArtifactRepository(f"s3://{s3_bucket}-gone/x")
     with pytest.raises(ResourceNotFoundError, match="bucket does not exist"):
         repo.list()
+
+
+def test_settings_come_from_mlflow_and_aws_variables(
+    s3_bucket: str,  # noqa: F811
+    s3_endpoint: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = s3.s3_client()
+    assert client.meta.endpoint_url == s3_endpoint
+    assert client.meta.region_name == "us-east-1"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
+    assert s3.s3_client().meta.region_name == "eu-west-3"
+    monkeypatch.setenv("MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE", "path")
+    monkeypatch.setenv("MLFLOW_S3_IGNORE_TLS", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
+    other = s3.s3_client()
+    assert other is not client  # new settings, new client
+    assert other.meta.config.s3 == {"addressing_style": "path"}
+    assert other.meta.region_name == "eu-west-3"
+    # It still reaches the same server with the same credentials.
+    repo = s3.S3ArtifactRepository(f"s3://{s3_bucket}/x")
+    repo.write_bytes(b"1", "one.txt")
+    assert repo.list() == [FileInfo("one.txt", False, 1)]
+
+
+def test_without_boto3_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    with pytest.raises(ImportError, match=r"runstack\[s3\]"):
+        s3._boto3()

@@ -9,6 +9,8 @@ import http.client
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -601,3 +603,36 @@ def test_runstack_client_through_the_server(served: Served, tmp_path: Path) -> N
     assert result["dict"] == {"k": 1}
     run_root = result["uri"].removeprefix("mlflow-artifacts:/")
     assert files_under(served.destination / run_root) == result["downloaded"]
+
+
+def test_ajax_prefix_serves_the_same_routes(served: Served) -> None:
+    status, _h, _b = served.request("PUT", "/ajax-api/2.0/mlflow-artifacts/artifacts/0/a.txt", b"a")
+    assert status == 200
+    status, body = served.json("GET", "/ajax-api/2.0/mlflow-artifacts/artifacts?path=0")
+    assert status == 200 and body == {"files": [{"path": "a.txt", "is_dir": False, "file_size": 1}]}
+    status, _h, data = served.request("GET", f"{ROUTE}/0/a.txt")
+    assert data == b"a"
+
+
+def test_cli_refuses_an_unknown_destination_scheme(tmp_path: Path) -> None:
+    runstack = Path(sys.executable).with_name("runstack")
+    done = subprocess.run(
+        [
+            str(runstack),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path}/r.db",
+            "--artifacts-destination",
+            "ftp://host/x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "ftp://host/x" in done.stderr and "s3://bucket/prefix" in done.stderr
+    helped = subprocess.run(
+        [str(runstack), "server", "--help"], capture_output=True, text=True, timeout=60
+    )
+    for flag in ("--artifacts-destination", "--no-serve-artifacts", "--max-artifact-bytes"):
+        assert flag in helped.stdout

@@ -34,7 +34,15 @@ MAX_CONCURRENCY = 4
 _DELETE_BATCH = 1000  # the most keys one DeleteObjects call takes
 LIST_PAGE_SIZE = 1000  # keys per ListObjectsV2 page (S3's maximum)
 
-_clients: dict[tuple[str | None, bool, str | None], Any] = {}
+_AWS_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_PROFILE",
+)
+_clients: dict[tuple[Any, ...], Any] = {}
 _clients_lock = threading.Lock()
 
 
@@ -55,7 +63,9 @@ def s3_client() -> Any:
     endpoint = os.environ.get(ENDPOINT_ENV) or None
     ignore_tls = os.environ.get(IGNORE_TLS_ENV, "").strip().lower() in ("true", "1", "yes")
     addressing = os.environ.get(ADDRESSING_ENV) or None
-    key = (endpoint, ignore_tls, addressing)
+    # boto3 reads the AWS variables when a client is made: a change makes a new client.
+    aws = tuple(os.environ.get(name) for name in _AWS_ENV)
+    key = (endpoint, ignore_tls, addressing, aws)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
