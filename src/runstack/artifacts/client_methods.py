@@ -8,15 +8,11 @@ and keeps it. In-memory objects (text, dicts, figures, images, tables) are encod
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runstack.artifacts import encoders
-from runstack.artifacts.optional import require
 from runstack.artifacts.paths import join, safe_file_name, safe_relative_path
 from runstack.artifacts.registry import repository_for
 from runstack.artifacts.repository import ArtifactRepository
@@ -25,6 +21,9 @@ from runstack.errors import InvalidParameterError, ResourceNotFoundError
 
 if TYPE_CHECKING:
     from runstack.entities import Run
+
+# encoders (json, optional libraries) and tempfile are imported by the methods that need
+# them, so that ``import runstack`` does not pay for them.
 
 LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
 _MAX_CACHED_REPOSITORIES = 256
@@ -96,17 +95,23 @@ class ArtifactMethods:
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         """Write ``text`` (UTF-8) as the artifact ``artifact_file`` ("dir/file.txt")."""
+        from runstack.artifacts import encoders
+
         data = encoders.text_bytes(text)
         self.artifact_repository(run_id).write_bytes(data, safe_file_name(artifact_file))
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
         """Write ``dictionary`` as YAML (.yml/.yaml) or JSON (any other name)."""
+        from runstack.artifacts import encoders
+
         checked = safe_file_name(artifact_file)
         data = encoders.dict_bytes(dictionary, checked)
         self.artifact_repository(run_id).write_bytes(data, checked)
 
     def _log_through_file(self, run_id: str, artifact_file: str, write: Any) -> None:
         """Let ``write(path)`` produce the file, then log it as ``artifact_file``."""
+        import tempfile
+
         folder, name = _split(artifact_file)
         repository = self.artifact_repository(run_id)
         with tempfile.TemporaryDirectory(prefix="runstack-artifact-") as scratch:
@@ -123,6 +128,8 @@ class ArtifactMethods:
         save_kwargs: dict[str, Any] | None = None,
     ) -> None:
         """Save a matplotlib or plotly figure as ``artifact_file`` (format from its name)."""
+        from runstack.artifacts import encoders
+
         checked = safe_file_name(artifact_file)
         self._log_through_file(
             run_id, checked, lambda path: encoders.save_figure(figure, path, checked, save_kwargs)
@@ -148,6 +155,8 @@ class ArtifactMethods:
             )
         if artifact_file is None:
             raise InvalidParameterError("log_image needs artifact_file=, e.g. 'image.png'.")
+        from runstack.artifacts import encoders
+
         checked = safe_file_name(artifact_file)
         picture = encoders.to_pil_image(image)
         self._log_through_file(run_id, checked, picture.save)
@@ -155,6 +164,11 @@ class ArtifactMethods:
     def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
         """Write a dict or DataFrame as a table (.json in MLflow's "split" layout, or
         .parquet); an existing table of that name is appended to, as MLflow does."""
+        import tempfile
+
+        from runstack.artifacts import encoders
+        from runstack.artifacts.optional import require
+
         checked = safe_file_name(artifact_file)
         encoders.check_table_file(checked)
         frame = encoders.table_frame(data)
@@ -172,6 +186,8 @@ class ArtifactMethods:
 
     def _note_logged_table(self, run_id: str, artifact_file: str) -> None:
         """Keep MLflow's ``mlflow.loggedArtifacts`` tag (the UI's list of tables) up to date."""
+        import json
+
         current = self.get_run(run_id).data.tags.get(LOGGED_ARTIFACTS_TAG, "[]")
         try:
             entries = json.loads(current)
@@ -202,6 +218,8 @@ def fetch(
     repository: ArtifactRepository, relative: str, dst_path: str | None, must_exist: bool
 ) -> str:
     """Download ``relative`` from ``repository`` following MLflow's destination rules."""
+    import tempfile
+
     if dst_path is None:
         local_path = getattr(repository, "local_path", None)
         if local_path is not None:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from runstack import fluent
 from runstack.artifacts.locations import append_path
+from runstack.session.starting import logging_target
 
 
 def log_artifact(
     local_path: str, artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
     """Copy a local file or folder into the run's artifacts (under ``artifact_path``)."""
-    client, target = fluent._target(run_id)
+    client, target = logging_target(run_id)
     client.log_artifact(target, local_path, artifact_path)
 
 
@@ -24,19 +24,19 @@ def log_artifacts(
     local_dir: str, artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
     """Copy the contents of a local folder into the run's artifacts (under ``artifact_path``)."""
-    client, target = fluent._target(run_id)
+    client, target = logging_target(run_id)
     client.log_artifacts(target, local_dir, artifact_path)
 
 
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
     """Write ``text`` as the artifact ``artifact_file``."""
-    client, target = fluent._target(run_id)
+    client, target = logging_target(run_id)
     client.log_text(target, text, artifact_file)
 
 
 def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Write ``dictionary`` as YAML (.yml/.yaml) or JSON (any other name)."""
-    client, target = fluent._target(run_id)
+    client, target = logging_target(run_id)
     client.log_dict(target, dictionary, artifact_file)
 
 
@@ -48,7 +48,7 @@ def log_figure(
     run_id: str | None = None,
 ) -> None:
     """Save a matplotlib or plotly figure as the artifact ``artifact_file``."""
-    client, target = fluent._target(run_id)
+    client, target = logging_target(run_id)
     client.log_figure(target, figure, artifact_file, save_kwargs=save_kwargs)
 
 
@@ -62,17 +62,17 @@ def log_image(
     run_id: str | None = None,
 ) -> None:
     """Save a numpy array or PIL image as the artifact ``artifact_file``."""
-    client, target = fluent._target(run_id)
+    client, target = logging_target(run_id)
     client.log_image(target, image, artifact_file, key, step, timestamp, synchronous)
 
 
 def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Write a dict or DataFrame as a table artifact (appending to an existing one)."""
-    client, target = fluent._target(run_id)
+    client, target = logging_target(run_id)
     client.log_table(target, data, artifact_file)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
     """The active run's artifact URI, or that of ``artifact_path`` inside it."""
-    client, target = fluent._target(None)
+    client, target = logging_target(None)
     return append_path(client.get_run(target).info.artifact_uri, artifact_path)
