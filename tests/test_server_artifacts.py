@@ -25,7 +25,7 @@ from runstack.artifacts.registry import repository_for
 from runstack.entities import FileInfo
 from runstack.errors import InvalidParameterError, ResourceNotFoundError
 from runstack.server.app import create_app
-from runstack.server.artifacts import ArtifactSettings, default_destination
+from runstack.server.artifact_settings import ArtifactSettings, default_destination
 from runstack.server.background import BackgroundServer
 from s3_server import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
 

@@ -58,7 +58,7 @@ def serve(
             name=error.name,
         ) from None
     check_backend(backend_store_uri)
-    from runstack.server.artifacts import ArtifactSettings
+    from runstack.server.artifact_settings import ArtifactSettings
 
     artifact_settings = ArtifactSettings.create(
         backend_store_uri, artifacts_destination, serve_artifacts, max_artifact_bytes

@@ -30,13 +30,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from runstack import __version__
 from runstack.errors import InvalidParameterError, RunstackError
 from runstack.server import handlers_runstack, reaper
+from runstack.server.artifact_settings import ArtifactSettings, narrow_endpoints, serve_store
 from runstack.server.artifacts import ROUTES as ARTIFACT_ROUTES
-from runstack.server.artifacts import (
-    ArtifactProxy,
-    ArtifactSettings,
-    narrow_endpoints,
-    serve_store,
-)
+from runstack.server.artifacts import ArtifactProxy
 from runstack.server.endpoints import AJAX_PREFIX, MLFLOW_PREFIX, Endpoint
 from runstack.server.fields import parse_fields, query_to_raw
 from runstack.server.openapi import openapi_document
