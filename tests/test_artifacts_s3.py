@@ -273,3 +273,41 @@ def test_without_boto3_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "boto3", None)
     with pytest.raises(ImportError, match=r"runstack\[s3\]"):
         s3._boto3()
+
+
+def test_fluent_api_and_client_with_an_s3_experiment(
+    tracking: str,
+    s3_bucket: str,  # noqa: F811
+    s3_endpoint: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Both stores: an experiment located in S3 keeps its runs' artifacts there."""
+    import runstack
+    import runstack.artifacts
+
+    experiment_id = runstack.create_experiment("s3", artifact_location=f"s3://{s3_bucket}/exp")
+    (tmp_path / "model.bin").write_bytes(b"\x00weights")
+    with runstack.start_run(experiment_id=experiment_id) as run:
+        runstack.log_artifact(str(tmp_path / "model.bin"), "model")
+        runstack.log_dict({"lr": 0.1}, "config.json")
+        runstack.log_text("spaced", "notes/a b é+%.txt")
+        uri = runstack.get_artifact_uri()
+    run_id = run.info.run_id
+    assert uri == f"s3://{s3_bucket}/exp/{run_id}/artifacts"
+    assert keys(s3_endpoint, s3_bucket) == [
+        f"exp/{run_id}/artifacts/config.json",
+        f"exp/{run_id}/artifacts/model/model.bin",
+        f"exp/{run_id}/artifacts/notes/a b é+%.txt",
+    ]
+    client = runstack.TrackingClient()
+    assert [(f.path, f.is_dir) for f in client.list_artifacts(run_id)] == [
+        ("config.json", False),
+        ("model", True),
+        ("notes", True),
+    ]
+    assert [f.path for f in client.list_artifacts(run_id, "notes")] == ["notes/a b é+%.txt"]
+    (tmp_path / "out").mkdir()
+    got = Path(client.download_artifacts(run_id, "model", str(tmp_path / "out")))
+    assert (got / "model.bin").read_bytes() == b"\x00weights"
+    assert runstack.artifacts.load_dict(f"{uri}/config.json") == {"lr": 0.1}
+    assert runstack.artifacts.load_text(f"{uri}/notes/a b é+%.txt") == "spaced"

@@ -636,3 +636,14 @@ def test_cli_refuses_an_unknown_destination_scheme(tmp_path: Path) -> None:
     )
     for flag in ("--artifacts-destination", "--no-serve-artifacts", "--max-artifact-bytes"):
         assert flag in helped.stdout
+
+
+def test_names_that_need_quoting(served: Served, tmp_path: Path) -> None:
+    repo = repository_for("mlflow-artifacts:/1/r/artifacts", served.url)
+    odd = "odd dir/a+b%20c#d?e=f&g;h.txt"
+    repo.write_bytes(b"q", odd)
+    assert repo.list("odd dir") == [FileInfo(odd, False, 1)]
+    assert repo.download(odd, tmp_path / "o").read_bytes() == b"q"
+    assert files_under(served.destination) == [f"1/r/artifacts/{odd}"]
+    repo.delete(odd)
+    assert repo.list("odd dir") == []
