@@ -101,6 +101,7 @@ class Line:
 def run_case(ctx: Context, impl: str, case: str, source: Path) -> dict[str, Any]:
     """One fresh process running one case; its JSON result."""
     workdir = Path(tempfile.mkdtemp(prefix=f"{impl}-{case}-", dir=WORK_ROOT))
+    os.sync()  # the previous sample's dirty pages must not be written during this one
     cmd = [str(ctx.pythons[impl]), str(WORKLOAD), "--impl", impl, "--case", case,
            "--dir", str(workdir), "--source", str(source)]  # fmt: skip
     try:
@@ -134,6 +135,7 @@ def cp_seconds(ctx: Context, source: Path) -> float:
     times = []
     for _ in range(ctx.settings.repeat):
         target = WORK_ROOT / f"cp-{os.getpid()}.bin"
+        os.sync()
         start = time.perf_counter()
         subprocess.run(["cp", str(source), str(target)], check=True)
         times.append(time.perf_counter() - start)

@@ -27,6 +27,7 @@ from runstack.errors import InvalidParameterError, ResourceNotFoundError
 from runstack.server.app import create_app
 from runstack.server.artifact_settings import ArtifactSettings, default_destination
 from runstack.server.background import BackgroundServer
+from runstack.server.config import ServerSettings
 from s3_server import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
 
 ROUTE = "/api/2.0/mlflow-artifacts/artifacts"
@@ -62,8 +63,14 @@ class Served:
         return status, json.loads(raw) if raw else None
 
 
-def serve(store_uri: str, destination: str, **settings: Any) -> BackgroundServer:
-    app = create_app(store_uri, ArtifactSettings.create(store_uri, destination, **settings))
+def serve(
+    store_uri: str, destination: str, read_only: bool = False, **settings: Any
+) -> BackgroundServer:
+    app = create_app(
+        store_uri,
+        ServerSettings(read_only=read_only),
+        ArtifactSettings.create(store_uri, destination, **settings),
+    )
     server = BackgroundServer(app=app)
     server.start()
     return server
@@ -647,3 +654,23 @@ def test_names_that_need_quoting(served: Served, tmp_path: Path) -> None:
     assert files_under(served.destination) == [f"1/r/artifacts/{odd}"]
     repo.delete(odd)
     assert repo.list("odd dir") == []
+
+
+def test_read_only_server_refuses_artifact_changes(store_uri: str, tmp_path: Path) -> None:
+    destination = tmp_path / "dest"
+    (destination / "0").mkdir(parents=True)
+    (destination / "0" / "kept.txt").write_text("kept")
+    server = serve(store_uri, str(destination), read_only=True)
+    try:
+        served = Served(server, destination)
+        for method in ("PUT", "DELETE"):
+            status, _h, body = served.request(method, f"{ROUTE}/0/kept.txt", b"new")
+            assert status == 403, body
+            assert json.loads(body)["error_code"] == "PERMISSION_DENIED"
+        status, _h, body = served.request("GET", f"{ROUTE}/0/kept.txt")
+        assert status == 200 and body == b"kept"
+        status, listed = served.json("GET", f"{ROUTE}?path=0")
+        assert listed == {"files": [{"path": "kept.txt", "is_dir": False, "file_size": 4}]}
+    finally:
+        server.stop()
+    assert files_under(destination) == ["0/kept.txt"]

@@ -86,17 +86,13 @@ class HttpArtifactRepository:
     def _connections(self) -> ConnectionPool:
         # A pool belongs to one process: a forked child makes its own.
         if self._pool is None or self._pid != os.getpid():
-            from runstack.store.rest import (
-                DEFAULT_TIMEOUT_S,
-                TIMEOUT_ENV,
-                HttpSession,
-                _env_seconds,
-            )
+            from runstack import settings
+            from runstack.store.rest import HttpSession
 
             try:
                 self._pool = ConnectionPool(
                     self.base_url,
-                    _env_seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT_S),
+                    settings.HTTP_REQUEST_TIMEOUT.read(),
                     verify=HttpSession._verify(),
                     headers=HttpSession._headers(),
                 )

@@ -42,7 +42,15 @@ def repository_for(artifact_uri: str, tracking_uri: str | None = None) -> Artifa
             f"Unsupported artifact URI {artifact_uri!r}: scheme {scheme!r} is not one of "
             f"{known} (or a local path)."
         ) from None
-    cls = getattr(importlib.import_module(module_name), class_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise  # a dependency of the repository is missing: its own message says which
+        raise InvalidParameterError(
+            f"Artifact URI {artifact_uri!r}: this runstack has no repository for {scheme!r} URIs."
+        ) from None
+    cls = getattr(module, class_name)
     if module_name.endswith(".http"):
         repository: ArtifactRepository = cls(artifact_uri, tracking_uri)
     else:

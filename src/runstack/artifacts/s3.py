@@ -2,7 +2,8 @@
 
 boto3 is an optional extra (``pip install 'runstack[s3]'``), imported when the first S3
 repository is made. Settings are MLflow's and AWS's: ``MLFLOW_S3_ENDPOINT_URL`` (MinIO, Ceph,
-...), ``MLFLOW_S3_IGNORE_TLS``, ``MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE``, and boto3's own chain
+...), ``MLFLOW_S3_IGNORE_TLS``, ``MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE`` (read through
+``runstack.settings``), and boto3's own chain
 for credentials and region (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
 ``AWS_SESSION_TOKEN``, ``AWS_DEFAULT_REGION``, ``AWS_PROFILE``, config files, instance roles).
 
@@ -20,13 +21,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
+from runstack import settings
 from runstack.artifacts.paths import join, safe_file_name, safe_relative_path
 from runstack.entities import FileInfo
 from runstack.errors import InvalidParameterError, ResourceNotFoundError, StoreUnavailableError
 
-ENDPOINT_ENV = "MLFLOW_S3_ENDPOINT_URL"
-IGNORE_TLS_ENV = "MLFLOW_S3_IGNORE_TLS"
-ADDRESSING_ENV = "MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE"
 # Files from this size go up in parts of this size, several at a time.
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNK = 64 * 1024 * 1024
@@ -34,14 +33,6 @@ MAX_CONCURRENCY = 4
 _DELETE_BATCH = 1000  # the most keys one DeleteObjects call takes
 LIST_PAGE_SIZE = 1000  # keys per ListObjectsV2 page (S3's maximum)
 
-_AWS_ENV = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_PROFILE",
-)
 _clients: dict[tuple[Any, ...], Any] = {}
 _clients_lock = threading.Lock()
 
@@ -59,17 +50,16 @@ def _boto3() -> Any:
 
 def s3_client() -> Any:
     """A boto3 S3 client for the current settings, shared by this process (clients are
-    thread-safe and slow to make)."""
-    endpoint = os.environ.get(ENDPOINT_ENV) or None
-    ignore_tls = os.environ.get(IGNORE_TLS_ENV, "").strip().lower() in ("true", "1", "yes")
-    addressing = os.environ.get(ADDRESSING_ENV) or None
-    # boto3 reads the AWS variables when a client is made: a change makes a new client.
-    aws = tuple(os.environ.get(name) for name in _AWS_ENV)
-    key = (endpoint, ignore_tls, addressing, aws)
+    thread-safe and slow to make). A new one is made when the MLflow settings, the region or
+    the profile change; credentials are resolved by boto3 when a client is made."""
+    endpoint = settings.S3_ENDPOINT_URL.read() or None
+    ignore_tls = settings.S3_IGNORE_TLS.read()
+    addressing = settings.S3_ADDRESSING_STYLE.read()
+    session = _boto3().session.Session()  # reads AWS_PROFILE, AWS_DEFAULT_REGION, config files
+    key = (endpoint, ignore_tls, addressing, session.profile_name, session.region_name)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            boto3 = _boto3()
             from botocore.config import Config
 
             config = Config(
@@ -77,7 +67,7 @@ def s3_client() -> Any:
                 retries={"mode": "standard"},
                 max_pool_connections=MAX_CONCURRENCY * 2,
             )
-            client = boto3.session.Session().client(
+            client = session.client(
                 "s3", endpoint_url=endpoint, verify=not ignore_tls, config=config
             )
             _clients[key] = client

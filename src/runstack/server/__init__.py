@@ -6,8 +6,6 @@ module imports no web framework itself, so ``import runstack.server`` stays chea
 
 from __future__ import annotations
 
-import os
-
 from runstack.errors import InvalidParameterError
 
 __all__ = ["check_backend", "serve"]
@@ -34,11 +32,13 @@ def serve(
     workers: int = 1,
     *,
     access_log: bool = False,
+    read_only: bool = False,
     artifacts_destination: str | None = None,
     serve_artifacts: bool = True,
     max_artifact_bytes: int | None = None,
 ) -> None:
-    """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped.
+    """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped;
+    with ``read_only``, every request that would change data is refused (403).
 
     Each worker process opens its own store. With several workers, use PostgreSQL (SQLite
     works, but its single writer makes more workers pointless for writes). Artifacts are
@@ -64,11 +64,12 @@ def serve(
         backend_store_uri, artifacts_destination, serve_artifacts, max_artifact_bytes
     )
 
-    from runstack.server.app import BACKEND_ENV
     from runstack.server.tcp import PROTOCOL
+    from runstack.settings import SERVER_BACKEND_STORE_URI, SERVER_READ_ONLY
 
-    os.environ[BACKEND_ENV] = backend_store_uri  # read by each worker's app factory
-    os.environ.update(artifact_settings.environment())
+    SERVER_BACKEND_STORE_URI.export(backend_store_uri)  # read by each worker's app factory
+    SERVER_READ_ONLY.export("true" if read_only else "false")
+    artifact_settings.export()
     uvicorn.run(
         "runstack.server.app:app_from_environment",
         factory=True,

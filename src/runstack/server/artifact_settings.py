@@ -13,16 +13,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from runstack import settings
 from runstack.artifacts.paths import safe_relative_path
 from runstack.artifacts.registry import scheme_of
 from runstack.errors import InvalidParameterError
 from runstack.server.endpoints import Endpoint
 from runstack.store.base import Store
 
-DESTINATION_ENV = "RUNSTACK_SERVER_ARTIFACTS_DESTINATION"
-SERVE_ENV = "RUNSTACK_SERVER_SERVE_ARTIFACTS"
-MAX_UPLOAD_ENV = "RUNSTACK_SERVER_MAX_ARTIFACT_BYTES"
-DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024**3
+DEFAULT_MAX_UPLOAD_BYTES = settings.SERVER_MAX_ARTIFACT_BYTES.default
 PROXY_ROOT = "mlflow-artifacts:"
 
 
@@ -75,29 +73,19 @@ class ArtifactSettings:
 
     @classmethod
     def from_environment(cls, backend_store_uri: str) -> ArtifactSettings:
-        """The settings ``runstack server`` passes to its worker processes."""
-        serve = os.environ.get(SERVE_ENV, "true").strip().lower() not in (
-            "false",
-            "0",
-            "no",
-        )
-        raw = os.environ.get(MAX_UPLOAD_ENV, "").strip()
-        if raw and not raw.isdigit():
-            raise InvalidParameterError(f"{MAX_UPLOAD_ENV}={raw!r} is not a positive integer.")
+        """The settings ``runstack server`` passes to its worker processes (``export``)."""
         return cls.create(
             backend_store_uri,
-            os.environ.get(DESTINATION_ENV) or None,
-            serve,
-            int(raw) if raw else None,
+            settings.SERVER_ARTIFACTS_DESTINATION.read(),
+            settings.SERVER_SERVE_ARTIFACTS.read(),
+            settings.SERVER_MAX_ARTIFACT_BYTES.read(),
         )
 
-    def environment(self) -> dict[str, str]:
-        """The variables ``from_environment`` reads back."""
-        return {
-            SERVE_ENV: "false" if self.destination is None else "true",
-            DESTINATION_ENV: self.destination or "",
-            MAX_UPLOAD_ENV: str(self.max_upload_bytes),
-        }
+    def export(self) -> None:
+        """Set the variables ``from_environment`` reads, for this process's workers."""
+        settings.SERVER_SERVE_ARTIFACTS.export("false" if self.destination is None else "true")
+        settings.SERVER_ARTIFACTS_DESTINATION.export(self.destination or "")
+        settings.SERVER_MAX_ARTIFACT_BYTES.export(str(self.max_upload_bytes))
 
 
 # Experiment locations -------------------------------------------------------------------------

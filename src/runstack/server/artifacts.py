@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, quote
 
 from runstack.artifacts.paths import safe_file_name, safe_relative_path
 from runstack.artifacts.registry import repository_for, scheme_of
-from runstack.errors import InvalidParameterError, ResourceNotFoundError, RunstackError
+from runstack.errors import ApiError, InvalidParameterError, ResourceNotFoundError, RunstackError
 from runstack.server.artifact_settings import ArtifactSettings
 
 ROUTES = ("/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/")
@@ -62,18 +62,6 @@ _NO_MULTIPART = "Multipart upload is not supported for the current artifact repo
 
 logger = logging.getLogger("runstack.server")
 T = TypeVar("T")
-
-
-class HttpError(RunstackError):
-    """An error with its own HTTP status (413, 405, ...)."""
-
-    def __init__(self, message: str, error_code: str, status: int) -> None:
-        super().__init__(message, error_code)
-        self.status = status
-
-    @property
-    def http_status(self) -> int:
-        return self.status
 
 
 class ClientGone(Exception):
@@ -133,8 +121,9 @@ async def send_json(send: Any, status: int, body: dict[str, Any]) -> None:
 class ArtifactProxy:
     """The ASGI app for every path under ``ROUTES``."""
 
-    def __init__(self, settings: ArtifactSettings) -> None:
+    def __init__(self, settings: ArtifactSettings, read_only: bool = False) -> None:
         self.settings = settings
+        self.read_only = read_only
         self._repository: Any = None
         self._io: ThreadPoolExecutor | None = None
 
@@ -199,24 +188,31 @@ class ArtifactProxy:
         prefix = next(p for p in ROUTES if path.startswith(p))
         route = path[len(prefix) :]
         if route.startswith(("mpu/", "presigned")):
-            raise HttpError(_NO_MULTIPART + " (runstack streams uploads).", "NOT_IMPLEMENTED", 501)
+            raise ApiError(_NO_MULTIPART + " (runstack streams uploads).", "NOT_IMPLEMENTED", 501)
         if route != _ARTIFACTS and not route.startswith(_ARTIFACTS + "/"):
-            raise HttpError(
+            raise ApiError(
                 f"No artifact endpoint {path!r}; use {prefix}{_ARTIFACTS}/<path>.",
                 "ENDPOINT_NOT_FOUND",
                 404,
             )
         if self.settings.destination is None:
-            raise HttpError(
+            raise ApiError(
                 f"{path}: this server does not serve artifacts (it was started with "
                 "--no-serve-artifacts); runs log artifacts to their own locations.",
                 "ENDPOINT_NOT_FOUND",
                 404,
             )
         relative = route[len(_ARTIFACTS) + 1 :]
+        if self.read_only and method in ("PUT", "DELETE"):
+            raise ApiError(
+                f"This server is read-only (--read-only): {method} {path} would change "
+                "artifacts and is refused.",
+                "PERMISSION_DENIED",
+                403,
+            )
         if route == _ARTIFACTS:
             if method != "GET":
-                raise HttpError(
+                raise ApiError(
                     f"{method} is not allowed on {path}; use GET to list, or name a file.",
                     "BAD_REQUEST",
                     405,
@@ -232,7 +228,7 @@ class ArtifactProxy:
             await self.run(self.repository.delete, checked)
             await send_json(send, 200, {})
         else:
-            raise HttpError(
+            raise ApiError(
                 f"{method} is not allowed on {path}; use GET, PUT or DELETE.",
                 "BAD_REQUEST",
                 405,
@@ -256,8 +252,8 @@ class ArtifactProxy:
 
     # Uploading -----------------------------------------------------------------------------
 
-    def _limit_error(self, size: int) -> HttpError:
-        return HttpError(
+    def _limit_error(self, size: int) -> ApiError:
+        return ApiError(
             f"The artifact is {size} bytes or more; this server takes uploads of at most "
             f"{self.settings.max_upload_bytes} bytes (see `runstack server "
             "--max-artifact-bytes`).",

@@ -16,6 +16,7 @@ from typing import Any
 
 from runstack.errors import InvalidParameterError
 from runstack.validation import INT64_MAX, INT64_MIN, preview
+from runstack.wire import SPECIAL_DOUBLES
 
 # Kinds of field; the OpenAPI document maps each to a JSON schema.
 STRING = "string"
@@ -28,7 +29,8 @@ KEY_VALUES = "key_values"  # repeated {key, value}
 METRICS = "metrics"  # repeated {key, value, timestamp, step}
 OBJECTS = "objects"  # repeated message runstack does not interpret
 DATASET_INPUTS = "dataset_inputs"  # repeated DatasetInput, decoded by the handler
-SCALAR_KINDS = (STRING, INT64, DOUBLE, BOOL, ENUM)
+OBJECT = "object"  # one JSON object, checked by the handler
+SCALAR_KINDS = (STRING, INT64, DOUBLE, BOOL, ENUM, OBJECT)
 
 
 @dataclass(frozen=True)
@@ -77,16 +79,13 @@ def to_int64(name: str, value: object) -> int:
     return number
 
 
-_SPECIAL_DOUBLES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
 def to_double(name: str, value: object) -> float:
     if isinstance(value, bool):
         raise _bad(name, value, "expected a number")
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
-        special = _SPECIAL_DOUBLES.get(value.strip())
+        special = SPECIAL_DOUBLES.get(value.strip())
         if special is not None:
             return special
         try:
@@ -178,7 +177,12 @@ def to_metrics(name: str, value: object) -> list[dict[str, Any]]:
     return metrics
 
 
+def to_object(name: str, value: object) -> dict[str, Any]:
+    return dict(_object(name, value))
+
+
 _SCALARS = {
+    OBJECT: to_object,
     STRING: to_string,
     INT64: to_int64,
     DOUBLE: to_double,

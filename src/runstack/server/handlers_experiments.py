@@ -13,7 +13,6 @@ from runstack.entities import ViewType
 from runstack.errors import InvalidParameterError, ResourceNotFoundError
 from runstack.server.endpoints import GET, GET_POST, POST, Endpoint
 from runstack.server.fields import ENUM, INT64, KEY_VALUES, STRING, STRINGS, Field
-from runstack.server.proto_json import experiment_json, omit_empty
 from runstack.store.base import Store
 from runstack.validation import (
     preview,
@@ -22,6 +21,7 @@ from runstack.validation import (
     validate_experiment_tag,
     validate_key,
 )
+from runstack.wire import encode_experiment, omit_empty
 
 DEFAULT_MAX_RESULTS = 1000
 EXPERIMENT_ID = Field("experiment_id", STRING, required=True, doc="The experiment's id.")
@@ -49,7 +49,7 @@ def create(store: Store, args: dict[str, Any]) -> dict[str, Any]:
 
 def get(store: Store, args: dict[str, Any]) -> dict[str, Any]:
     experiment = store.get_experiment(validate_experiment_id(args["experiment_id"]))
-    return {"experiment": experiment_json(experiment)}
+    return {"experiment": encode_experiment(experiment)}
 
 
 def get_by_name(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def get_by_name(store: Store, args: dict[str, Any]) -> dict[str, Any]:
     experiment = store.get_experiment_by_name(name)
     if experiment is None:
         raise ResourceNotFoundError(f"No experiment named {name!r} exists.")
-    return {"experiment": experiment_json(experiment)}
+    return {"experiment": encode_experiment(experiment)}
 
 
 def search(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def search(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         args["page_token"] or None,
     )
     return omit_empty(
-        {"experiments": [experiment_json(e) for e in page], "next_page_token": page.token}
+        {"experiments": [encode_experiment(e) for e in page], "next_page_token": page.token}
     )
 
 

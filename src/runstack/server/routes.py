@@ -8,6 +8,7 @@ from runstack.server import (
     handlers_models,
     handlers_runs,
     handlers_runstack,
+    handlers_ui,
 )
 from runstack.server.endpoints import Endpoint
 
@@ -17,4 +18,5 @@ ALL_ENDPOINTS: tuple[Endpoint, ...] = (
     *handlers_metrics.ENDPOINTS,
     *handlers_models.ENDPOINTS,
     *handlers_runstack.ENDPOINTS,
+    *handlers_ui.ENDPOINTS,
 )

@@ -20,10 +20,7 @@ __all__ = [
 
 def is_tracking_uri_set() -> bool:
     """Whether a tracking URI was chosen (``set_tracking_uri`` or ``MLFLOW_TRACKING_URI``)."""
-    import os
-
     from runstack import tracking_uri
+    from runstack.settings import TRACKING_URI
 
-    return tracking_uri._explicit_uri is not None or bool(
-        os.environ.get(tracking_uri.TRACKING_URI_ENV)
-    )
+    return tracking_uri._explicit_uri is not None or TRACKING_URI.read() is not None

@@ -1,8 +1,8 @@
 """``build_experiment_search``: one page of ``search_experiments`` as SQL, with keyset paging.
 
-Filters use the experiment vocabulary (reference §14.2: ``name``, ``creation_time``,
+Filters use the experiment vocabulary (MLflow's ``name``, ``creation_time``,
 ``last_update_time``, ``experiment_id``, ``tags.<key>``) with the same extensions as run search
-(OR, NOT, parentheses, IN on strings, ``attributes.``/``attr.`` prefixes). Order (§14.3): the
+(OR, NOT, parentheses, IN on strings, ``attributes.``/``attr.`` prefixes). Order: the
 order_by keys, then ``experiment_id ASC`` as the tie-breaker; by default
 ``creation_time DESC, experiment_id ASC`` as MLflow's SQL store does.
 
@@ -20,11 +20,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from runstack.entities import ViewType
-from runstack.search.executor import Executor, as_executor
-from runstack.search.filter_parser import OrderKey, parse_experiment_filter, parse_order_by
-from runstack.search.limits import check_max_results
-from runstack.search.nodes import And, Comparison, InList, IsNull, Node, Not, Or
-from runstack.search.ordering import (
+from runstack.filters.nodes import And, Comparison, InList, IsNull, Node, Not, Or
+from runstack.filters.paging import check_max_results, decode_token, encode_token
+from runstack.filters.parser import OrderKey, parse_experiment_filter, parse_order_by
+from runstack.store.sql.query.conditions import id_condition, number_condition, string_condition
+from runstack.store.sql.query.constructs import sortable
+from runstack.store.sql.query.executor import Executor, as_executor
+from runstack.store.sql.query.ordering import (
     SortTerm,
     after_condition,
     key_columns,
@@ -32,9 +34,6 @@ from runstack.search.ordering import (
     order_clauses,
     split_values,
 )
-from runstack.search.page_token import decode_token, encode_token
-from runstack.search.predicates import id_condition, number_condition, string_condition
-from runstack.search.sql_constructs import sortable
 from runstack.store.sql.schema import experiment_tags, experiments
 
 __all__ = ["ExperimentPage", "ExperimentSearchQuery", "build_experiment_search"]

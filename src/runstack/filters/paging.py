@@ -1,8 +1,12 @@
-"""Keyset page tokens: the sort-key values of the last row returned, base64-encoded JSON.
+"""What a page request may carry: the ``max_results`` range and keyset page tokens.
 
-A token only makes sense with the ordering it was issued for, so it carries that ordering's
-signature and is refused under any other. It carries no offset: the next page starts strictly
-after the last row, so rows inserted or deleted meanwhile do not shift it.
+A page token holds the sort-key values of the last row returned, base64-encoded JSON. It only
+makes sense with the ordering it was issued for, so it carries that ordering's signature and is
+refused under any other. It carries no offset: the next page starts strictly after the last
+row, so rows inserted or deleted meanwhile do not shift it.
+
+``max_results`` must be an integer from 1 to 50,000 for both run and experiment search, as in
+MLflow (which rejects larger pages with the same message).
 """
 
 from __future__ import annotations
@@ -14,7 +18,24 @@ from typing import Any
 
 from runstack.errors import InvalidParameterError
 
+MAX_RESULTS_LIMIT = 50_000
+
 _VERSION = 1
+
+
+def check_max_results(max_results: object) -> int:
+    """Return ``max_results`` if it is an integer in 1..50000, else raise as MLflow does."""
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+        raise InvalidParameterError(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. "
+            f"It must be a positive integer"
+        )
+    if max_results > MAX_RESULTS_LIMIT:
+        raise InvalidParameterError(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. "
+            f"It must be at most {MAX_RESULTS_LIMIT}"
+        )
+    return max_results
 
 
 def encode_token(signature: list[Any], after: list[Any]) -> str:

@@ -10,9 +10,9 @@ Usage by the SQL store::
 ``query.statement`` is the plain single-statement form (``run_id`` plus the sort-key columns
 ``k0..kN``, at most ``max_results + 1`` rows) for callers that want to execute it themselves;
 ``query.page(rows)`` then cuts the rows and makes the token. ``fetch_page`` returns the same
-rows but may use faster statement shapes (see ``run_plans``): use it.
+rows but may use faster statement shapes (see ``plans``): use it.
 
-Ordering (reference §13.5): the order_by keys, then ``start_time DESC`` unless start_time was
+Ordering, as in MLflow: the order_by keys, then ``start_time DESC`` unless start_time was
 given, then ``run_id ASC``. Missing values sort last in both directions; for metrics, real
 values, then NaN, then missing.
 """
@@ -29,24 +29,25 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from runstack.entities import ViewType
 from runstack.errors import InvalidParameterError
-from runstack.search.executor import Executor, as_executor
-from runstack.search.filter_parser import OrderKey, parse_order_by, parse_run_filter
-from runstack.search.limits import check_max_results
-from runstack.search.nodes import And, Not, Or
-from runstack.search.ordering import SortTerm, key_labels, split_values
-from runstack.search.page_token import decode_token, encode_token
-from runstack.search.run_filter_sql import keyed_table, run_column
-from runstack.search.run_plans import (
+from runstack.filters.nodes import And, Not, Or
+from runstack.filters.paging import check_max_results, decode_token, encode_token
+from runstack.filters.parser import OrderKey, parse_order_by, parse_run_filter
+from runstack.store.sql.query.conditions import keyed_table, run_column
+from runstack.store.sql.query.constructs import sortable
+from runstack.store.sql.query.executor import Executor, as_executor
+from runstack.store.sql.query.ordering import SortTerm, key_labels, split_values
+from runstack.store.sql.query.plan_choice import choose_plan
+from runstack.store.sql.query.plans import (
     KeyedOrder,
     Plan,
     RunSearchParts,
-    fetch_rows,
+    driven_statement,
     generic_statement,
+    segment_statement,
 )
-from runstack.search.sql_constructs import sortable
 from runstack.store.sql.schema import runs
 
-__all__ = ["RunPage", "RunSearchQuery", "build_run_search"]
+__all__ = ["RunPage", "RunSearchQuery", "build_run_search", "fetch_rows"]
 
 _INT_ATTRIBUTES = frozenset({"start_time", "end_time", "experiment_id"})
 
@@ -130,6 +131,29 @@ def build_run_search(
         limit=max_results + 1,
     )
     return RunSearchQuery(parts, max_results)
+
+
+def fetch_rows(parts: RunSearchParts, executor: Executor, plan: Plan | None = None) -> list[Any]:
+    """Run the page query with ``plan`` (chosen here when not given)."""
+    if plan is None:
+        plan = choose_plan(parts, executor)
+    if plan.kind == "driven":
+        assert plan.driver is not None
+        return executor.all(driven_statement(parts, plan.driver))
+    if plan.kind == "generic":
+        return executor.all(generic_statement(parts))
+    key_filter = parts.key_filter()
+    assert key_filter is not None
+    rows: list[Any] = []
+    start = parts.after[0][0] if parts.after is not None else 0
+    for segment in key_filter.ranks(parts.terms[0].max_rank):
+        if segment < start:
+            continue
+        statement = segment_statement(parts, segment, parts.limit - len(rows))
+        rows.extend(executor.all(statement))
+        if len(rows) >= parts.limit:
+            break
+    return rows
 
 
 def _with_tail(keys: list[OrderKey]) -> list[OrderKey]:

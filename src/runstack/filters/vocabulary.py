@@ -1,4 +1,4 @@
-"""Which identifiers and comparators each search accepts (reference §13.3 and §14.2).
+"""Which identifiers and comparators run search and experiment search accept.
 
 Kept apart from the parser so the rules can be read in one place. runstack's extensions over
 MLflow are marked; everything else is MLflow's vocabulary.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runstack.search.nodes import Entity, ValueType
+from runstack.filters.nodes import Entity, ValueType
 
 NUMBER_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 # IN / NOT IN on every string field is a runstack extension (MLflow: run_id only).

@@ -1,4 +1,4 @@
-"""Choosing the statement shape for a run search (see ``run_plans`` for the shapes).
+"""Choosing the statement shape for a run search (see ``plans`` for the shapes).
 
 PostgreSQL has statistics and plans each statement well by itself; it only needs the ordered
 shape to be able to walk an index in order. SQLite has none, so the choice is made here from a
@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import Select, and_, func, literal, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from runstack.search.executor import Executor
-from runstack.search.nodes import Comparison, InList, Node
-from runstack.search.run_filter_sql import keyed_condition, keyed_table
-from runstack.search.run_parts import Driver, Plan, RunSearchParts, conjuncts, drivers
+from runstack.filters.nodes import Comparison, InList, Node
+from runstack.store.sql.query.conditions import keyed_condition, keyed_table
+from runstack.store.sql.query.executor import Executor
+from runstack.store.sql.query.plans import Driver, Plan, RunSearchParts, conjuncts, drivers
 from runstack.store.sql.schema import runs
 
 # A driver with fewer candidates than this is used without further probing.

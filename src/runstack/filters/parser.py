@@ -1,6 +1,6 @@
 """Recursive-descent parser for search filters and ``order_by`` items.
 
-Grammar (MLflow's, reference §13.3, plus runstack's ``OR``, ``NOT`` and parentheses)::
+Grammar (MLflow's search-filter grammar, plus runstack's ``OR``, ``NOT`` and parentheses)::
 
     filter     := [or_expr] EOF
     or_expr    := and_expr ("OR" and_expr)*
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from runstack.errors import InvalidParameterError
-from runstack.search.nodes import (
+from runstack.filters.nodes import (
     And,
     Comparison,
     Entity,
@@ -37,8 +37,8 @@ from runstack.search.nodes import (
     ValueType,
     field_text,
 )
-from runstack.search.tokenizer import Source, Token, tokenize
-from runstack.search.vocabulary import EXPERIMENT_VOCABULARY, RUN_VOCABULARY, Vocabulary
+from runstack.filters.tokenizer import Source, Token, tokenize
+from runstack.filters.vocabulary import EXPERIMENT_VOCABULARY, RUN_VOCABULARY, Vocabulary
 
 __all__ = [
     "OrderKey",
