@@ -23,7 +23,7 @@ from conftest import run_python
 from runstack.artifacts.http import HttpArtifactRepository
 from runstack.artifacts.registry import repository_for
 from runstack.entities import FileInfo
-from runstack.errors import InvalidParameterError, ResourceNotFoundError
+from runstack.errors import InvalidParameterError, ResourceNotFoundError, StoreUnavailableError
 from runstack.server.app import create_app
 from runstack.server.artifact_settings import ArtifactSettings, default_destination
 from runstack.server.background import BackgroundServer
@@ -674,3 +674,51 @@ def test_read_only_server_refuses_artifact_changes(store_uri: str, tmp_path: Pat
     finally:
         server.stop()
     assert files_under(destination) == ["0/kept.txt"]
+
+
+class Flaky:
+    """An ASGI wrapper answering the first ``failures`` artifact requests with a 503 (reading
+    and dropping an upload's body first), as a proxy in front of a restarting server would."""
+
+    def __init__(self, app: Any, failures: int) -> None:
+        self.app, self.failures, self.refused = app, failures, 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        artifact = scope["type"] == "http" and "mlflow-artifacts" in scope["path"]
+        if not artifact or self.refused >= self.failures:
+            await self.app(scope, receive, send)
+            return
+        self.refused += 1
+        while (await receive()).get("more_body"):
+            pass
+        body = b'{"error_code":"TEMPORARILY_UNAVAILABLE","message":"restarting"}'
+        await send({"type": "http.response.start", "status": 503, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+
+def test_http_repository_retries_what_may_succeed_later(
+    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    destination = tmp_path / "dest"
+    flaky = Flaky(
+        create_app(store_uri, None, ArtifactSettings.create(store_uri, str(destination))), 2
+    )
+    server = BackgroundServer(app=flaky)
+    server.start()
+    try:
+        repo = repository_for("mlflow-artifacts:/0/r/artifacts", server.url)
+        source = tmp_path / "w.bin"
+        source.write_bytes(os.urandom(300_000))
+        repo.log_file(source)  # two 503s, then the whole file again
+        assert flaky.refused == 2
+        assert (destination / "0/r/artifacts/w.bin").read_bytes() == source.read_bytes()
+        flaky.refused = 0
+        got = repo.download("w.bin", tmp_path / "out")  # the listing gets the 503s
+        assert got.read_bytes() == source.read_bytes()
+        monkeypatch.setenv("RUNSTACK_HTTP_MAX_RETRIES", "0")
+        flaky.refused = 0
+        with pytest.raises(StoreUnavailableError, match="restarting"):
+            repo.write_bytes(b"x", "x.txt")
+        assert not (destination / "0/r/artifacts/x.txt").exists()
+    finally:
+        server.stop()

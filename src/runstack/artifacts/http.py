@@ -5,7 +5,8 @@ Uploads are PUTs whose body is read from the file in blocks, downloads are read 
 into a temporary file renamed when complete: memory stays constant for any file size. The
 requests go through the REST store's connection pool (``runstack.store.http_pool``), so the
 same credentials (``MLFLOW_TRACKING_TOKEN``, ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``), TLS
-settings and proxies apply.
+settings and proxies apply; so do its retries (a connection failure or a
+408/429/502/503/504 is tried again, ``RUNSTACK_HTTP_MAX_RETRIES`` times with backoff).
 """
 
 from __future__ import annotations
@@ -13,20 +14,39 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
+import random
 import shutil
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from runstack.artifacts.paths import join, safe_file_name, safe_relative_path
 from runstack.entities import FileInfo
-from runstack.errors import InvalidParameterError, ResourceNotFoundError, StoreUnavailableError
+from runstack.errors import (
+    InvalidParameterError,
+    ResourceNotFoundError,
+    RunstackError,
+    StoreUnavailableError,
+)
 from runstack.store.http_pool import ConnectFailed, ConnectionPool, TransportFailed
 
 ROUTE = "/api/2.0/mlflow-artifacts/artifacts"
+# Statuses after which the same request may succeed (as the REST store retries them).
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+T = TypeVar("T")
 _READ_BLOCK = 1 << 20
 _PARTIAL_PREFIX = ".artifact.downloading."
+
+
+class _Retry(Exception):
+    """A response saying the request may succeed if sent again."""
+
+    def __init__(self, failure: RunstackError) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
 
 
 def resolve(artifact_uri: str, tracking_uri: str | None) -> tuple[str, str]:
@@ -109,12 +129,36 @@ class HttpArtifactRepository:
         return f"{method} {self.base_url}{self._target(path)}"
 
     def _check(self, response: Any, method: str, path: str) -> None:
-        """Raise the server's error for a non-2xx response (its body read and dropped)."""
+        """Raise the server's error for a non-2xx response (its body read and dropped);
+        ``_Retry`` when the status says the same request may succeed later."""
         if 200 <= response.status < 300:
             return
         from runstack.store.rest import server_error
 
-        raise server_error(response.status, response.read(1 << 16), self._what(method, path))
+        failure = server_error(response.status, response.read(1 << 16), self._what(method, path))
+        if response.status in RETRY_STATUSES:
+            raise _Retry(failure)
+        raise failure
+
+    def _with_retries(self, method: str, path: str, attempt: Callable[[ConnectionPool], T]) -> T:
+        """``attempt`` until it succeeds, repeated (with backoff, ``RUNSTACK_HTTP_MAX_RETRIES``
+        times) after a connection failure or a 408/429/502/503/504. Every artifact request is
+        idempotent (a PUT replaces the whole file), so repeating one is always safe."""
+        from runstack import settings
+
+        retries = settings.HTTP_MAX_RETRIES.read()
+        tries = 0
+        while True:
+            try:
+                return attempt(self._connections())
+            except (ConnectFailed, TransportFailed) as error:
+                failure: RunstackError = self._unavailable(error, method, path)
+            except _Retry as retry:
+                failure = retry.failure
+            tries += 1
+            if tries > retries:
+                raise failure
+            time.sleep(min(10.0, 0.1 * 2 ** (tries - 1)) * (0.5 + random.random()))
 
     def _unavailable(self, error: Exception, method: str, path: str) -> StoreUnavailableError:
         if isinstance(error, ConnectFailed):
@@ -128,26 +172,30 @@ class HttpArtifactRepository:
         )
 
     def _simple(self, method: str, target: str, path: str) -> bytes:
-        try:
-            with self._connections().stream(method, target) as response:
+        def attempt(pool: ConnectionPool) -> bytes:
+            with pool.stream(method, target) as response:
                 self._check(response, method, path)
                 data: bytes = response.read()
                 return data
-        except (ConnectFailed, TransportFailed) as error:
-            raise self._unavailable(error, method, path) from None
+
+        return self._with_retries(method, path, attempt)
 
     # Writing -------------------------------------------------------------------------------
 
-    def _put(self, path: str, body: Any, length: int) -> None:
+    def _put(self, path: str, body: BinaryIO | bytes) -> None:
+        """PUT ``body`` (a file read from its start at every attempt, or bytes)."""
         headers = {"Content-Type": mime_type(path)}
-        try:
-            with self._connections().stream(
-                "PUT", self._target(path), body, length, headers
-            ) as response:
+
+        def attempt(pool: ConnectionPool) -> None:
+            length = None
+            if not isinstance(body, bytes):
+                body.seek(0)
+                length = os.fstat(body.fileno()).st_size
+            with pool.stream("PUT", self._target(path), body, length, headers) as response:
                 self._check(response, "PUT", path)
                 response.read()
-        except (ConnectFailed, TransportFailed) as error:
-            raise self._unavailable(error, "PUT", path) from None
+
+        self._with_retries("PUT", path, attempt)
 
     def log_file(self, local_file: Path, artifact_path: str | None = None) -> None:
         source = Path(local_file)
@@ -155,7 +203,7 @@ class HttpArtifactRepository:
             raise InvalidParameterError(f"Cannot log {str(local_file)!r}: it is not a file.")
         path = join(artifact_path, safe_file_name(source.name))
         with open(source, "rb") as stream:
-            self._put(path, stream, os.fstat(stream.fileno()).st_size)
+            self._put(path, stream)
 
     def log_directory(self, local_dir: Path, artifact_path: str | None = None) -> None:
         source = Path(local_dir)
@@ -168,7 +216,7 @@ class HttpArtifactRepository:
                 self.log_file(Path(folder) / name, join(base, "" if relative == "." else relative))
 
     def write_bytes(self, data: bytes, artifact_file: str) -> None:
-        self._put(safe_file_name(artifact_file), data, len(data))
+        self._put(safe_file_name(artifact_file), data)
 
     # Reading -------------------------------------------------------------------------------
 
@@ -219,17 +267,19 @@ class HttpArtifactRepository:
     def _download_file(self, path: str, destination: Path) -> None:
         destination.parent.mkdir(parents=True, exist_ok=True)
         partial = destination.with_name(f"{_PARTIAL_PREFIX}{uuid.uuid4().hex}.{destination.name}")
-        try:
-            with self._connections().stream("GET", self._target(path)) as response:
+
+        def attempt(pool: ConnectionPool) -> None:
+            with pool.stream("GET", self._target(path)) as response:
                 if response.status == 404:
                     response.read()
                     raise ResourceNotFoundError(f"No artifact {path!r} in {self.root_uri!r}.")
                 self._check(response, "GET", path)
-                with open(partial, "wb") as out:
+                with open(partial, "wb") as out:  # truncated at each attempt
                     shutil.copyfileobj(response, out, _READ_BLOCK)
+
+        try:
+            self._with_retries("GET", path, attempt)
             os.replace(partial, destination)
-        except (ConnectFailed, TransportFailed) as error:
-            raise self._unavailable(error, "GET", path) from None
         finally:
             partial.unlink(missing_ok=True)
 
