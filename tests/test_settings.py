@@ -30,6 +30,7 @@ BAD_VALUES = {
     settings.SERVER_MAX_BODY_BYTES: "0",
     settings.SERVER_THREADS: "1.5",
     settings.SERVER_REAP_INTERVAL: "-10",
+    settings.SERVER_READ_ONLY: "sometimes",
 }
 
 

@@ -180,6 +180,11 @@ SERVER_REAP_INTERVAL: Setting[float] = Setting(
     (SERVER_DOC,),
 )
 
+# Every change refused (403): `runstack server --read-only` sets it for its worker processes.
+SERVER_READ_ONLY: Setting[bool] = Setting(
+    "RUNSTACK_SERVER_READ_ONLY", False, _flag, _FLAG_RULE, (SERVER_DOC,)
+)
+
 
 def all_settings() -> list[Setting[object]]:
     """Every variable defined here, in definition order."""

@@ -32,8 +32,10 @@ def serve(
     workers: int = 1,
     *,
     access_log: bool = False,
+    read_only: bool = False,
 ) -> None:
-    """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped.
+    """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped;
+    with ``read_only``, every request that would change data is refused (403).
 
     Each worker process opens its own store. With several workers, use PostgreSQL (SQLite
     works, but its single writer makes more workers pointless for writes).
@@ -52,9 +54,10 @@ def serve(
     check_backend(backend_store_uri)
 
     from runstack.server.tcp import PROTOCOL
-    from runstack.settings import SERVER_BACKEND_STORE_URI
+    from runstack.settings import SERVER_BACKEND_STORE_URI, SERVER_READ_ONLY
 
     SERVER_BACKEND_STORE_URI.export(backend_store_uri)  # read by each worker's app factory
+    SERVER_READ_ONLY.export("true" if read_only else "false")
     uvicorn.run(
         "runstack.server.app:app_from_environment",
         factory=True,

@@ -28,9 +28,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__, settings
 from runstack.errors import ApiError, InvalidParameterError, RunstackError
-from runstack.server import reaper
+from runstack.server import handlers_ui, reaper
 from runstack.server.config import ServerSettings
-from runstack.server.endpoints import AJAX_PREFIX, MLFLOW_PREFIX, Endpoint
+from runstack.server.endpoints import (
+    AJAX_PREFIX,
+    MLFLOW_PREFIX,
+    RUNSTACK_AJAX_PREFIX,
+    RUNSTACK_PREFIX,
+    Endpoint,
+)
 from runstack.server.fields import parse_fields, query_to_raw
 from runstack.server.openapi import openapi_document
 from runstack.server.routes import ALL_ENDPOINTS
@@ -118,13 +124,24 @@ def _json_body(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _index() -> dict[str, Endpoint]:
+def _index(read_only: bool) -> dict[str, Endpoint]:
     table = {}
-    for endpoint in ALL_ENDPOINTS:
+    for endpoint in (*ALL_ENDPOINTS, handlers_ui.config_endpoint(read_only)):
         table[endpoint.full_path] = endpoint
         if endpoint.prefix == MLFLOW_PREFIX:
             table[AJAX_PREFIX + endpoint.path] = endpoint
+        elif endpoint.prefix == RUNSTACK_PREFIX:
+            table[RUNSTACK_AJAX_PREFIX + endpoint.path] = endpoint
     return table
+
+
+def _refuse_changes(endpoint: Endpoint) -> ApiError:
+    return ApiError(
+        f"This server is read-only (--read-only): {endpoint.full_path} would change data "
+        "and is refused. Restart it without --read-only to make changes.",
+        "PERMISSION_DENIED",
+        403,
+    )
 
 
 class TrackingApp:
@@ -149,13 +166,14 @@ def create_app(
     backend_store_uri: str, server_settings: ServerSettings | None = None
 ) -> TrackingApp:
     """The ASGI app serving the tracking API over the store at ``backend_store_uri``, with
-    ``server_settings`` (default: from the environment), kept on the app as ``.settings``."""
+    ``server_settings`` (default: from the environment), kept on the app as ``.settings``.
+    With ``server_settings.read_only``, every request that would change data is refused."""
     holder = StoreHolder(backend_store_uri)
     config = server_settings or ServerSettings.from_environment()
     body_limit = config.max_body_bytes
     # Store calls block: they run on these threads (each may hold a database connection).
     workers = ThreadPoolExecutor(config.threads, thread_name_prefix="runstack-api")
-    endpoints = _index()
+    endpoints = _index(config.read_only)
     document = openapi_document(ALL_ENDPOINTS)
 
     def call(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any]:
@@ -199,6 +217,8 @@ def create_app(
                     "BAD_REQUEST",
                     405,
                 )
+            if config.read_only and endpoint.changes_state:
+                raise _refuse_changes(endpoint)
             if method == "GET":
                 query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
                 raw = query_to_raw(endpoint.fields, query)

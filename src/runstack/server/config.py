@@ -16,6 +16,8 @@ class ServerSettings:
     max_body_bytes: int = settings.SERVER_MAX_BODY_BYTES.default
     threads: int = settings.SERVER_THREADS.default
     reap_interval_s: float = settings.SERVER_REAP_INTERVAL.default
+    # Refuse every request that would change data (403 PERMISSION_DENIED).
+    read_only: bool = settings.SERVER_READ_ONLY.default
 
     @classmethod
     def from_environment(cls) -> ServerSettings:
@@ -24,6 +26,7 @@ class ServerSettings:
             max_body_bytes=settings.SERVER_MAX_BODY_BYTES.read(),
             threads=settings.SERVER_THREADS.read(),
             reap_interval_s=settings.SERVER_REAP_INTERVAL.read(),
+            read_only=settings.SERVER_READ_ONLY.read(),
         )
 
     def client_limits(self) -> dict[str, int]:

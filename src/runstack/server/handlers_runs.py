@@ -250,6 +250,7 @@ ENDPOINTS = (
         search,
         "Search runs, one page at a time.",
         "{runs: [Run], next_page_token?}",
+        reads_only=True,
     ),
     Endpoint(
         "runs/log-metric",

@@ -46,6 +46,13 @@ from runstack.errors import (
 )
 from runstack.signal_deferral import critical_section
 from runstack.store.http_pool import ConnectFailed, ConnectionPool, TransportFailed
+from runstack.store.ui_types import (
+    ExperimentActivity,
+    KeyKind,
+    MetricSeries,
+    RunTablePage,
+    RunTableQuery,
+)
 from runstack.wire import (
     decode_experiment,
     decode_metric,
@@ -505,6 +512,40 @@ class RestStore:
     def reap_dead_runs(self) -> list[str]:
         """Nothing: the server owns the database and sweeps it itself (see server/reaper.py)."""
         return []
+
+    # The web UI's reads are served by a runstack server from its own SQL store; a client
+    # of that server does not need them.
+    def _ui_only(self, what: str) -> RunstackError:
+        return RunstackError(
+            f"{what} is a web UI read that only the SQL store answers; open the database "
+            "directly (sqlite:///... or postgresql://...) or use the server's "
+            "/api/2.0/runstack/ui/ endpoints.",
+            "NOT_IMPLEMENTED",
+        )
+
+    def experiment_activity(self, experiment_ids: Sequence[str]) -> dict[str, ExperimentActivity]:
+        raise self._ui_only("experiment_activity")
+
+    def experiment_keys(
+        self, experiment_ids: Sequence[str], kind: KeyKind, contains: str, max_results: int
+    ) -> tuple[list[str], bool]:
+        raise self._ui_only("experiment_keys")
+
+    def runs_table(self, query: RunTableQuery) -> RunTablePage:
+        raise self._ui_only("runs_table")
+
+    def metric_value_ranges(self, run_id: str) -> dict[str, tuple[float | None, float | None, int]]:
+        raise self._ui_only("metric_value_ranges")
+
+    def metric_series(
+        self,
+        run_ids: Sequence[str],
+        key: str,
+        max_points: int,
+        min_step: int | None,
+        max_step: int | None,
+    ) -> list[MetricSeries]:
+        raise self._ui_only("metric_series")
 
 
 def _single_value_request(

@@ -48,6 +48,7 @@ from runstack.store.sql.rows import (
     load_runs,
     run_info_from_row,
 )
+from runstack.store.sql.ui_store import UiReads
 from runstack.store.sql.writes import (
     fold_run,
     write_metrics,
@@ -193,7 +194,7 @@ def _update_active(tx: Tx, statement: Prepared, values: dict[str, Any]) -> Any:
     return row
 
 
-class SqlStore(ExperimentStore):
+class SqlStore(UiReads, ExperimentStore):
     """A tracking store over SQLAlchemy. Open it with ``SqlStore.open(uri)``."""
 
     def __init__(self, db: Database) -> None:
@@ -600,6 +601,13 @@ def _remove_runs(tx: Tx, run_ids: list[str]) -> int:
     """Delete runs and their rows for good (inside the caller's transaction)."""
     if not run_ids:
         return 0
-    for table in (t.metric_blocks, t.metric_log, t.latest_metrics, t.params, t.tags):
+    for table in (
+        t.metric_summaries,
+        t.metric_blocks,
+        t.metric_log,
+        t.latest_metrics,
+        t.params,
+        t.tags,
+    ):
         tx.run(sa.delete(table).where(table.c.run_id.in_(run_ids)))
     return tx.run(sa.delete(t.runs).where(t.runs.c.run_id.in_(run_ids)))
