@@ -29,3 +29,23 @@ def test_server_checks_and_absolutises_locations(store_uri: str, clean_env: Path
         kept = httpx.post(f"{api}/create", json={"name": "s3", "artifact_location": "s3://b/p"})
         got = httpx.get(f"{api}/get", params={"experiment_id": kept.json()["experiment_id"]})
         assert got.json()["experiment"]["artifact_location"] == "s3://b/p"
+
+
+def test_client_over_rest_logs_and_reads_artifacts(
+    store_uri: str, clean_env: Path, tmp_path: Path
+) -> None:
+    import runstack
+
+    with BackgroundServer(store_uri) as url:
+        client = runstack.TrackingClient(url)
+        run_id = client.create_run("0").info.run_id
+        client.log_dict(run_id, {"a": 1}, "cfg/c.json")
+        (tmp_path / "m.bin").write_bytes(b"\x00" * 10)
+        client.log_artifact(run_id, str(tmp_path / "m.bin"), "model")
+        assert [(f.path, f.is_dir) for f in client.list_artifacts(run_id)] == [
+            ("cfg", True),
+            ("model", True),
+        ]
+        local = client.download_artifacts(run_id, "cfg/c.json", str(tmp_path))
+        assert Path(local).read_text() == '{\n  "a": 1\n}'
+        assert client.list_artifacts(run_id, "model")[0].file_size == 10
