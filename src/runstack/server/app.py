@@ -189,6 +189,7 @@ def create_app(
     # Store calls block: they run on these threads (each may hold a database connection).
     workers = ThreadPoolExecutor(config.threads, thread_name_prefix="runstack-api")
     endpoints = narrow_endpoints(_index(config.read_only), artifact_settings)
+    proxy = ArtifactProxy(artifact_settings, config.read_only)
     document = openapi_document(ALL_ENDPOINTS)
 
     def call(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any]:
@@ -274,6 +275,7 @@ def create_app(
             yield
         finally:
             sweeper.stop()
+            proxy.close()
             await loop.run_in_executor(workers, holder.close)
             workers.shutdown(wait=False)
 
@@ -287,7 +289,7 @@ def create_app(
         lifespan=lifespan,
     )
     rest.state.settings = config
-    return TrackingApp(api, rest, config, ArtifactProxy(artifact_settings, config.read_only))
+    return TrackingApp(api, rest, config, proxy)
 
 
 def app_from_environment() -> TrackingApp:

@@ -133,6 +133,12 @@ class ArtifactProxy:
             self._repository = repository_for(self.settings.destination)
         return self._repository
 
+    def close(self) -> None:
+        """Let this proxy's threads end (the server is stopping)."""
+        if self._io is not None:
+            self._io.shutdown(wait=False)
+            self._io = None
+
     @property
     def limit(self) -> int:
         return self.settings.max_upload_bytes
