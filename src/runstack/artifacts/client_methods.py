@@ -79,18 +79,19 @@ class ArtifactMethods:
         """Copy a local file (or a folder, as a folder of that name) into the run's artifacts,
         under ``artifact_path`` when given."""
         source = _local_source(local_path, "local_path")
-        repository = self.artifact_repository(run_id)
+        folder = safe_relative_path(artifact_path)  # every check before any store call
         if source.is_dir():
             name = source.resolve().name if source.name in ("", ".", "..") else source.name
-            repository.log_directory(source, join(artifact_path, name))
+            self.artifact_repository(run_id).log_directory(source, join(folder, name))
         else:
-            repository.log_file(source, safe_relative_path(artifact_path))
+            self.artifact_repository(run_id).log_file(source, folder)
 
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
         """Copy the contents of a local folder into the run's artifacts (under
         ``artifact_path`` when given)."""
         source = _local_source(local_dir, "local_dir")
-        self.artifact_repository(run_id).log_directory(source, safe_relative_path(artifact_path))
+        folder = safe_relative_path(artifact_path)
+        self.artifact_repository(run_id).log_directory(source, folder)
 
     # In-memory objects ---------------------------------------------------------------------
 
@@ -99,7 +100,8 @@ class ArtifactMethods:
         from runstack.artifacts import encoders
 
         data = encoders.text_bytes(text)
-        self.artifact_repository(run_id).write_bytes(data, safe_file_name(artifact_file))
+        checked = safe_file_name(artifact_file)
+        self.artifact_repository(run_id).write_bytes(data, checked)
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
         """Write ``dictionary`` as YAML (.yml/.yaml) or JSON (any other name)."""
@@ -215,7 +217,8 @@ class ArtifactMethods:
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         """The files and folders directly under ``path`` (the root when None), sorted."""
-        return self.artifact_repository(run_id).list(safe_relative_path(path))
+        relative = safe_relative_path(path)
+        return self.artifact_repository(run_id).list(relative)
 
     def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
         """A local path holding the artifact file or folder ``path``.
