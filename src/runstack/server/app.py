@@ -13,9 +13,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,57 +23,41 @@ from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from runstack import __version__
-from runstack.errors import InvalidParameterError, RunstackError
-from runstack.server import handlers_runstack, reaper
-from runstack.server.endpoints import AJAX_PREFIX, MLFLOW_PREFIX, Endpoint
+from runstack import __version__, settings
+from runstack.errors import ApiError, InvalidParameterError, RunstackError
+from runstack.server import handlers_ui, reaper
+from runstack.server.artifact_settings import ArtifactSettings, narrow_endpoints, serve_store
+from runstack.server.artifacts import ROUTES as ARTIFACT_ROUTES
+from runstack.server.artifacts import ArtifactProxy
+from runstack.server.config import ServerSettings
+from runstack.server.endpoints import (
+    AJAX_PREFIX,
+    MLFLOW_PREFIX,
+    RUNSTACK_AJAX_PREFIX,
+    RUNSTACK_PREFIX,
+    Endpoint,
+)
 from runstack.server.fields import parse_fields, query_to_raw
 from runstack.server.openapi import openapi_document
 from runstack.server.routes import ALL_ENDPOINTS
 from runstack.store import open_store
 from runstack.store.base import Store
 
-BACKEND_ENV = "RUNSTACK_SERVER_BACKEND_STORE_URI"
-MAX_BODY_ENV = "RUNSTACK_SERVER_MAX_BODY_BYTES"
-THREADS_ENV = "RUNSTACK_SERVER_THREADS"
-DEFAULT_MAX_BODY_BYTES = 1_000_000
-# Each thread may hold a database connection: stay within the SQL store's pool.
-DEFAULT_THREADS = 12
 _API_PREFIXES = ("/api/", "/ajax-api/")
 _OPENAPI_PATH = "/api/2.0/runstack/openapi.json"
 
 logger = logging.getLogger("runstack.server")
 
 
-class ApiError(RunstackError):
-    """An error about the HTTP request itself, with its own status."""
-
-    def __init__(self, message: str, error_code: str, status: int) -> None:
-        super().__init__(message, error_code)
-        self.status = status
-
-    @property
-    def http_status(self) -> int:
-        return self.status
-
-
-def _positive_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidParameterError(f"{name}={raw!r} is not a positive integer.")
-    return int(raw)
-
-
 class StoreHolder:
     """This process's store, opened at startup (or on first use, without a lifespan)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, prepare: Callable[[Store], Store] | None = None) -> None:
         self.uri = uri
+        self._prepare = prepare or (lambda store: store)
         self._store: Store | None = None
         self._lock = threading.Lock()
 
@@ -83,7 +66,7 @@ class StoreHolder:
         if store is None:
             with self._lock:
                 if self._store is None:
-                    self._store = open_store(self.uri)
+                    self._store = self._prepare(open_store(self.uri))
                 store = self._store
         return store
 
@@ -145,46 +128,80 @@ def _json_body(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _index() -> dict[str, Endpoint]:
+def _index(read_only: bool) -> dict[str, Endpoint]:
     table = {}
-    for endpoint in ALL_ENDPOINTS:
+    for endpoint in (*ALL_ENDPOINTS, handlers_ui.config_endpoint(read_only)):
         table[endpoint.full_path] = endpoint
         if endpoint.prefix == MLFLOW_PREFIX:
             table[AJAX_PREFIX + endpoint.path] = endpoint
+        elif endpoint.prefix == RUNSTACK_PREFIX:
+            table[RUNSTACK_AJAX_PREFIX + endpoint.path] = endpoint
     return table
+
+
+def _refuse_changes(endpoint: Endpoint) -> ApiError:
+    return ApiError(
+        f"This server is read-only (--read-only): {endpoint.full_path} would change data "
+        "and is refused. Restart it without --read-only to make changes.",
+        "PERMISSION_DENIED",
+        403,
+    )
 
 
 class TrackingApp:
     """The ASGI app. API calls are answered here directly, without a router or a request
     object: one logged value is one request, and the framework's share of it counts. Health,
-    version, the OpenAPI document and the lifespan go to a small Starlette app."""
+    version, the OpenAPI document and the lifespan go to a small Starlette app; the artifact
+    proxy (streamed bodies, no JSON body limit) to ``artifacts``."""
 
-    def __init__(self, api: ASGIApp, rest: Starlette) -> None:
+    def __init__(
+        self, api: ASGIApp, rest: Starlette, settings: ServerSettings, artifacts: ArtifactProxy
+    ) -> None:
         self.api = api
         self.rest = rest
+        self.settings = settings
+        self.artifacts = artifacts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http" and path.startswith(_API_PREFIXES) and path != _OPENAPI_PATH:
+        if scope["type"] == "http" and path.startswith(ARTIFACT_ROUTES):
+            await self.artifacts(scope, receive, send)
+        elif scope["type"] == "http" and path.startswith(_API_PREFIXES) and path != _OPENAPI_PATH:
             await self.api(scope, receive, send)
         else:
             await self.rest(scope, receive, send)
 
 
-def create_app(backend_store_uri: str) -> TrackingApp:
-    """The ASGI app serving the tracking API over the store at ``backend_store_uri``."""
-    holder = StoreHolder(backend_store_uri)
-    body_limit = _positive_env(MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES)
+def _ui_routes(read_only: bool) -> list[BaseRoute]:
+    """The web UI's page and static files (``runstack.ui``), beside the API in every worker."""
+    from runstack.ui.routes import ui_routes
+
+    return ui_routes(read_only=read_only)
+
+
+def create_app(
+    backend_store_uri: str,
+    server_settings: ServerSettings | None = None,
+    artifacts: ArtifactSettings | None = None,
+) -> TrackingApp:
+    """The ASGI app serving the tracking API over the store at ``backend_store_uri``, with
+    ``server_settings`` (default: from the environment), kept on the app as ``.settings``.
+    With ``server_settings.read_only``, every request that would change data is refused.
+    Artifacts are proxied as ``artifacts`` says (default: from the environment, else from
+    ``mlartifacts`` beside the store); the proxy is the app's ``.artifacts``."""
+    artifact_settings = artifacts or ArtifactSettings.from_environment(backend_store_uri)
+    holder = StoreHolder(backend_store_uri, lambda store: serve_store(store, artifact_settings))
+    config = server_settings or ServerSettings.from_environment()
+    body_limit = config.max_body_bytes
     # Store calls block: they run on these threads (each may hold a database connection).
-    workers = ThreadPoolExecutor(
-        _positive_env(THREADS_ENV, DEFAULT_THREADS), thread_name_prefix="runstack-api"
-    )
-    handlers_runstack.SERVER_LIMITS["max_request_bytes"] = body_limit
-    endpoints = _index()
+    workers = ThreadPoolExecutor(config.threads, thread_name_prefix="runstack-api")
+    endpoints = narrow_endpoints(_index(config.read_only), artifact_settings)
+    proxy = ArtifactProxy(artifact_settings, config.read_only)
     document = openapi_document(ALL_ENDPOINTS)
 
     def call(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any]:
-        return endpoint.handler(holder.get(), args)
+        body = endpoint.handler(holder.get(), args)
+        return {**body, **config.client_limits()} if endpoint.reports_limits else body
 
     # A PostgreSQL call waits only for the database's own short work, so a quick request that
     # is the only one in this process is answered on the event loop: handing it to a thread
@@ -223,6 +240,8 @@ def create_app(backend_store_uri: str) -> TrackingApp:
                     "BAD_REQUEST",
                     405,
                 )
+            if config.read_only and endpoint.changes_state:
+                raise _refuse_changes(endpoint)
             if method == "GET":
                 query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
                 raw = query_to_raw(endpoint.fields, query)
@@ -257,12 +276,13 @@ def create_app(backend_store_uri: str) -> TrackingApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         store = await loop.run_in_executor(workers, holder.get)
-        sweeper = reaper.Reaper(store)
+        sweeper = reaper.Reaper(store, config.reap_interval_s)
         sweeper.start()
         try:
             yield
         finally:
             sweeper.stop()
+            proxy.close()
             await loop.run_in_executor(workers, holder.close)
             workers.shutdown(wait=False)
 
@@ -272,18 +292,20 @@ def create_app(backend_store_uri: str) -> TrackingApp:
             Route("/version", version, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route(_OPENAPI_PATH, openapi, methods=["GET"]),
+            *_ui_routes(config.read_only),
         ],
         lifespan=lifespan,
     )
-    return TrackingApp(api, rest)
+    rest.state.settings = config
+    return TrackingApp(api, rest, config, proxy)
 
 
 def app_from_environment() -> TrackingApp:
     """The factory uvicorn calls in each worker process (the URI comes in the environment)."""
-    uri = os.environ.get(BACKEND_ENV)
+    uri = settings.SERVER_BACKEND_STORE_URI.read()
     if not uri:
         raise InvalidParameterError(
-            f"{BACKEND_ENV} is not set; start the server with `runstack server` or "
-            "runstack.server.serve()."
+            f"{settings.SERVER_BACKEND_STORE_URI.name} is not set; start the server with "
+            "`runstack server` or runstack.server.serve()."
         )
     return create_app(uri)

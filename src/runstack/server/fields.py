@@ -29,7 +29,8 @@ KEY_VALUES = "key_values"  # repeated {key, value}
 METRICS = "metrics"  # repeated {key, value, timestamp, step}
 OBJECTS = "objects"  # repeated message runstack does not interpret
 DATASET_INPUTS = "dataset_inputs"  # repeated DatasetInput, decoded by the handler
-SCALAR_KINDS = (STRING, INT64, DOUBLE, BOOL, ENUM)
+OBJECT = "object"  # one JSON object, checked by the handler
+SCALAR_KINDS = (STRING, INT64, DOUBLE, BOOL, ENUM, OBJECT)
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,12 @@ def to_metrics(name: str, value: object) -> list[dict[str, Any]]:
     return metrics
 
 
+def to_object(name: str, value: object) -> dict[str, Any]:
+    return dict(_object(name, value))
+
+
 _SCALARS = {
+    OBJECT: to_object,
     STRING: to_string,
     INT64: to_int64,
     DOUBLE: to_double,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runstack.artifacts.locations import check_artifact_location
 from runstack.entities import ViewType
 from runstack.errors import InvalidParameterError, ResourceNotFoundError
 from runstack.server.endpoints import GET, GET_POST, POST, Endpoint
@@ -41,11 +42,7 @@ def view_type(name: str, value: str | int | None) -> ViewType:
 
 def create(store: Store, args: dict[str, Any]) -> dict[str, Any]:
     name = validate_experiment_name(args["name"])
-    location = args["artifact_location"] or None
-    if location is not None and location.startswith("runs:"):
-        raise InvalidParameterError(
-            f"Invalid artifact location {location!r}: 'runs:' URIs cannot be used."
-        )
+    location = check_artifact_location(args["artifact_location"])
     tags = [validate_experiment_tag(k, v) for k, v in args["tags"]]
     return {"experiment_id": store.create_experiment(name, location, tags)}
 

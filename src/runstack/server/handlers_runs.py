@@ -2,18 +2,19 @@
 
 Two of MLflow's quirks are fixed here: ``runs/create`` without ``start_time`` starts the run
 now (MLflow records epoch 0), and ``runs/update`` with an unknown status is a 400 (MLflow
-answers 200 and ignores it). Tags sent to ``runs/create`` are validated like any other tags.
+answers 200 and ignores it). ``runs/create`` applies the client's rules for a new run
+(``runstack.run_creation``): tags validated like any other tags, the same name and parent
+rules, the same errors.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from runstack.client import make_metric
-from runstack.clock import now_ms
-from runstack.errors import InvalidParameterError, RunstackError
+from runstack.errors import InvalidParameterError, NotImplementedByRunstack
 from runstack.input_validation import check_dataset_inputs
-from runstack.run_names import generate_run_name
+from runstack.metric_columns import make_metric
+from runstack.run_creation import create_run
 from runstack.server.endpoints import GET, POST, Endpoint
 from runstack.server.fields import (
     DATASET_INPUTS,
@@ -29,7 +30,7 @@ from runstack.server.fields import (
 )
 from runstack.server.handlers_experiments import DEFAULT_MAX_RESULTS, view_type
 from runstack.store.base import Store
-from runstack.tags import DATA_CONTEXT, PARENT_RUN_ID, RUN_NAME
+from runstack.tags import DATA_CONTEXT
 from runstack.validation import (
     validate_batch_params,
     validate_experiment_id,
@@ -54,10 +55,6 @@ MAX_BATCH_TAGS = 100
 MAX_BATCH_ENTITIES = 1000
 
 
-class NotImplementedByRunstack(RunstackError):
-    default_error_code = "NOT_IMPLEMENTED"
-
-
 def checked_tags(pairs: list[tuple[str, str]]) -> dict[str, str]:
     """Validated tags; a key sent twice keeps its last value."""
     return dict(validate_tag(k, v) for k, v in pairs)
@@ -69,33 +66,16 @@ def new_run(
     parent_run_id: str | None,
     heartbeat_timeout_ms: int | None,
 ) -> dict[str, Any]:
-    """Shared by MLflow's runs/create and runstack's: validate everything, then one write."""
-    experiment_id = validate_experiment_id(args["experiment_id"])
-    tags = checked_tags(args["tags"])
-    run_name = args["run_name"] or None
-    tag_name = tags.get(RUN_NAME) or None
-    if run_name and tag_name and run_name != tag_name:
-        raise InvalidParameterError(
-            f"run_name {run_name!r} differs from the {RUN_NAME} tag {tag_name!r}; give the "
-            "name once."
-        )
-    name = validate_run_name(run_name or tag_name or generate_run_name())
-    parent = parent_run_id or tags.get(PARENT_RUN_ID) or None
-    if parent is not None:
-        tags[PARENT_RUN_ID] = validate_run_id(parent)
-    start_time = args["start_time"] or now_ms()  # absent (or proto's default 0): now
-    if start_time < 0:
-        raise InvalidParameterError(
-            f"Invalid value {start_time} for parameter 'start_time': use milliseconds since "
-            "the epoch."
-        )
-    run = store.create_run(
-        experiment_id,
+    """Shared by MLflow's runs/create and runstack's: the client's rules
+    (``runstack.run_creation``), then one write."""
+    run = create_run(
+        store,
+        args["experiment_id"],
+        args["start_time"],
+        args["tags"],
+        args["run_name"] or None,
         args["user_id"] or "",
-        start_time,
-        name,
-        list(tags.items()),
-        parent,
+        parent_run_id,
         heartbeat_timeout_ms,
     )
     return {"run": encode_run(run)}
@@ -270,6 +250,7 @@ ENDPOINTS = (
         search,
         "Search runs, one page at a time.",
         "{runs: [Run], next_page_token?}",
+        reads_only=True,
     ),
     Endpoint(
         "runs/log-metric",

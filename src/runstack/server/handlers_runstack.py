@@ -31,9 +31,6 @@ from runstack.wire import encode_run
 API_VERSION = 1
 MAX_LEASE_MS = 7 * 24 * 3600 * 1000
 
-# Set by the app: the request body limit, so clients can split before sending.
-SERVER_LIMITS: dict[str, int] = {}
-
 
 def _lease(name: str, value: int | None, required: bool = False) -> int | None:
     if value is None and not required:
@@ -51,8 +48,7 @@ def server_info(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         "server": "runstack",
         "version": __version__,
         "api_version": API_VERSION,
-        **SERVER_LIMITS,
-    }
+    }  # the app adds its limits (reports_limits)
 
 
 def create_run(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -105,6 +101,7 @@ ENDPOINTS = (
         "Identifies a runstack server, its API version and request size limit.",
         "{server, version, api_version, max_request_bytes}",
         RUNSTACK_PREFIX,
+        reports_limits=True,
     ),
     Endpoint(
         "runs/create",

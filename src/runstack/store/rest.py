@@ -26,6 +26,7 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
+from runstack import settings
 from runstack.entities import (
     DatasetInput,
     Experiment,
@@ -45,6 +46,13 @@ from runstack.errors import (
 )
 from runstack.signal_deferral import critical_section
 from runstack.store.http_pool import ConnectFailed, ConnectionPool, TransportFailed
+from runstack.store.ui_types import (
+    ExperimentActivity,
+    KeyKind,
+    MetricSeries,
+    RunTablePage,
+    RunTableQuery,
+)
 from runstack.wire import (
     decode_experiment,
     decode_metric,
@@ -57,11 +65,6 @@ from runstack.wire import (
 
 MLFLOW = "/api/2.0/mlflow/"
 RUNSTACK = "/api/2.0/runstack/"
-API_ENV = "RUNSTACK_REST_API"  # "runstack", "mlflow" or unset (ask the server)
-RETRIES_ENV = "RUNSTACK_HTTP_MAX_RETRIES"
-TIMEOUT_ENV = "MLFLOW_HTTP_REQUEST_TIMEOUT"
-DEFAULT_RETRIES = 5
-DEFAULT_TIMEOUT_S = 120.0
 # MLflow's per-request log-batch limits, used to split batches for MLflow servers.
 MLFLOW_BATCH_LIMITS = {"metrics": 1000, "params": 100, "tags": 100, "total": 1000}
 HISTORY_PAGE = 25_000
@@ -82,26 +85,6 @@ _ERRORS: dict[str, type[RunstackError]] = {
     "INVALID_STATE": InvalidStateError,
     "TEMPORARILY_UNAVAILABLE": StoreUnavailableError,
 }
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise InvalidParameterError(f"{name}={raw!r} is not a non-negative integer.")
-    return int(raw)
-
-
-def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise InvalidParameterError(f"{name}={raw!r} is not a positive number of seconds.")
-    return value
 
 
 def server_error(status: int, body: bytes, what: str) -> RunstackError:
@@ -151,8 +134,8 @@ class HttpSession:
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
-        self.timeout = _env_seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)
-        self.max_retries = _env_int(RETRIES_ENV, DEFAULT_RETRIES)
+        self.timeout = settings.HTTP_REQUEST_TIMEOUT.read()
+        self.max_retries = settings.HTTP_MAX_RETRIES.read()
         self._pool: ConnectionPool | None = None
         self._pid = 0
 
@@ -169,9 +152,9 @@ class HttpSession:
 
     @staticmethod
     def _verify() -> bool | str:
-        if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+        if settings.TRACKING_INSECURE_TLS.read():
             return False
-        return os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or True
+        return settings.TRACKING_SERVER_CERT_PATH.read() or True
 
     @staticmethod
     def _headers() -> dict[str, str]:
@@ -179,9 +162,9 @@ class HttpSession:
         import base64
 
         headers = {"User-Agent": "runstack", "Content-Type": "application/json"}
-        token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-        password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+        token = settings.TRACKING_TOKEN.read()
+        user = settings.TRACKING_USERNAME.read()
+        password = settings.TRACKING_PASSWORD.read()
         if token:
             headers["Authorization"] = f"Bearer {token}"
         elif user and password:
@@ -255,9 +238,9 @@ class RestStore:
     def __init__(self, uri: str, api: str | None = None) -> None:
         self.uri = uri
         self.http = HttpSession(uri)
-        chosen = api or os.environ.get(API_ENV) or None
+        chosen = api or settings.REST_API.read()
         if chosen not in (None, "runstack", "mlflow"):
-            raise InvalidParameterError(f"{API_ENV}={chosen!r}: use 'runstack' or 'mlflow'.")
+            raise InvalidParameterError(f"api={chosen!r}: use 'runstack' or 'mlflow'.")
         self._api = chosen
         self.max_request_bytes: int | None = None
 
@@ -525,6 +508,44 @@ class RestStore:
         if run_ids and self.is_runstack:  # MLflow servers know no leases: nothing to renew
             body = {"run_ids": list(run_ids), "timeout_ms": timeout_ms}
             self.http.call("POST", RUNSTACK + "runs/renew-heartbeats", body)
+
+    def reap_dead_runs(self) -> list[str]:
+        """Nothing: the server owns the database and sweeps it itself (see server/reaper.py)."""
+        return []
+
+    # The web UI's reads are served by a runstack server from its own SQL store; a client
+    # of that server does not need them.
+    def _ui_only(self, what: str) -> RunstackError:
+        return RunstackError(
+            f"{what} is a web UI read that only the SQL store answers; open the database "
+            "directly (sqlite:///... or postgresql://...) or use the server's "
+            "/api/2.0/runstack/ui/ endpoints.",
+            "NOT_IMPLEMENTED",
+        )
+
+    def experiment_activity(self, experiment_ids: Sequence[str]) -> dict[str, ExperimentActivity]:
+        raise self._ui_only("experiment_activity")
+
+    def experiment_keys(
+        self, experiment_ids: Sequence[str], kind: KeyKind, contains: str, max_results: int
+    ) -> tuple[list[str], bool]:
+        raise self._ui_only("experiment_keys")
+
+    def runs_table(self, query: RunTableQuery) -> RunTablePage:
+        raise self._ui_only("runs_table")
+
+    def metric_value_ranges(self, run_id: str) -> dict[str, tuple[float | None, float | None, int]]:
+        raise self._ui_only("metric_value_ranges")
+
+    def metric_series(
+        self,
+        run_ids: Sequence[str],
+        key: str,
+        max_points: int,
+        min_step: int | None,
+        max_step: int | None,
+    ) -> list[MetricSeries]:
+        raise self._ui_only("metric_series")
 
 
 def _single_value_request(
