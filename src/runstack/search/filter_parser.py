@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from runstack.errors import InvalidParameterError
+from runstack.filter_limits import FilterBudget
 from runstack.search.nodes import (
     And,
     Comparison,
@@ -115,6 +116,7 @@ def _parse_filter(text: str | None, vocabulary: Vocabulary) -> Node | None:
         return None
     if not isinstance(text, str):
         raise InvalidParameterError(f"Invalid filter {text!r}: expected a string.")
+    FilterBudget().check_length(text)
     return _Parser(Source(text, "filter"), vocabulary).filter()
 
 
@@ -128,6 +130,7 @@ class _Parser:
         self.vocabulary = vocabulary
         self.tokens = tokenize(source)
         self.index = 0
+        self.budget = FilterBudget(source.label)  # checked as it reads: see filter_limits
 
     # -- token helpers ---------------------------------------------------------------------
 
@@ -178,15 +181,21 @@ class _Parser:
         token = self.peek()
         if self.is_keyword(token, "NOT"):
             self.advance()
-            return Not(self.not_expr())
+            self.budget.enter(token.start)
+            node: Node = Not(self.not_expr())
+            self.budget.leave()
+            return node
         if token.kind == "LPAREN":
             self.advance()
+            self.budget.enter(token.start)
             node = self.or_expr()
+            self.budget.leave()
             closing = self.peek()
             if closing.kind != "RPAREN":
                 self.unexpected(closing, f"')' to close the '(' at position {token.start}")
             self.advance()
             return node
+        self.budget.clause(token.start)
         return self.clause()
 
     def clause(self) -> Node:
@@ -233,9 +242,10 @@ class _Parser:
         opening = self.advance()
         if opening.kind != "LPAREN":
             self.unexpected(opening, "'(' and a list of values, e.g. ('a', 'b')")
+        self.budget.value(opening.start)
         values = [self.value(field)]
         while self.peek().kind == "COMMA":
-            self.advance()
+            self.budget.value(self.advance().start)
             values.append(self.value(field))
         closing = self.advance()
         if closing.kind != "RPAREN":
