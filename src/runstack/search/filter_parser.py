@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from runstack.errors import InvalidParameterError
-from runstack.filter_limits import FilterBudget
+from runstack.filter_limits import FilterBudget, check_order_by_count
 from runstack.search.nodes import (
     And,
     Comparison,
@@ -91,6 +91,7 @@ def parse_order_by(items: Sequence[str] | None, for_runs: bool = True) -> list[O
             f"Invalid value {items!r} for parameter 'order_by': expected a list of strings "
             f"such as ['metrics.acc DESC'], not a single string."
         )
+    check_order_by_count(len(items))
     vocabulary = RUN_VOCABULARY if for_runs else EXPERIMENT_VOCABULARY
     keys: list[OrderKey] = []
     seen: dict[tuple[str, str], str] = {}
@@ -99,6 +100,7 @@ def parse_order_by(items: Sequence[str] | None, for_runs: bool = True) -> list[O
             raise InvalidParameterError(
                 f"Invalid order_by clause {item!r}: expected a string such as 'metrics.acc DESC'."
             )
+        FilterBudget("order_by clause").check_text(item)
         key = _Parser(Source(item, "order_by clause"), vocabulary).order_item()
         earlier = seen.get((key.entity, key.key))
         if earlier is not None:
@@ -116,7 +118,7 @@ def _parse_filter(text: str | None, vocabulary: Vocabulary) -> Node | None:
         return None
     if not isinstance(text, str):
         raise InvalidParameterError(f"Invalid filter {text!r}: expected a string.")
-    FilterBudget().check_length(text)
+    FilterBudget().check_text(text)
     return _Parser(Source(text, "filter"), vocabulary).filter()
 
 

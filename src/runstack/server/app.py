@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -28,11 +27,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__
-from runstack.errors import InvalidParameterError, RunstackError
+from runstack.errors import InvalidParameterError, RunstackError, StoreUnavailableError
 from runstack.server import handlers_runstack, reaper
+from runstack.server.connection_limits import ConnectionLimits
 from runstack.server.endpoints import AJAX_PREFIX, MLFLOW_PREFIX, Endpoint
 from runstack.server.fields import parse_fields, query_to_raw
+from runstack.server.guards import GuardedApp, GuardSettings
 from runstack.server.openapi import openapi_document
+from runstack.server.request_json import check_json_value, decode_object
 from runstack.server.routes import ALL_ENDPOINTS
 from runstack.store import open_store
 from runstack.store.base import Store
@@ -65,7 +67,7 @@ def _positive_env(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 12) or int(raw) < 1:
         raise InvalidParameterError(f"{name}={raw!r} is not a positive integer.")
     return int(raw)
 
@@ -95,13 +97,35 @@ class StoreHolder:
 
 
 def error_response(error: RunstackError) -> JSONResponse:
+    if isinstance(error, StoreUnavailableError):
+        # The store's message names its URI and the driver's words: the log keeps them, the
+        # client learns only that the database is unavailable.
+        logger.warning("runstack server: the store is unavailable: %s", error.message)
+        error = StoreUnavailableError(
+            "The tracking database is temporarily unavailable; try again shortly (the "
+            "server's log has the details)."
+        )
     return JSONResponse(error.to_dict(), status_code=error.http_status)
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+async def _read_body(scope: Scope, receive: Receive, limit: int, timeout_s: float) -> bytes:
+    """The whole body, refused when over ``limit`` bytes or slower than ``timeout_s``."""
     for name, value in scope["headers"]:
-        if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise _too_large(int(value), limit)
+        if name == b"content-length" and value.isdigit() and int(value[:18]) > limit:
+            raise _too_large(int(value[:18]), limit)
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _receive_all(receive, limit)
+    except TimeoutError:
+        raise ApiError(
+            f"The request body took longer than {timeout_s:g} s to arrive; the connection is "
+            "closed. Send the body at once.",
+            "BAD_REQUEST",
+            408,
+        ) from None
+
+
+async def _receive_all(receive: Receive, limit: int) -> bytes:
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -123,26 +147,6 @@ def _too_large(size: int, limit: int) -> ApiError:
         "REQUEST_LIMIT_EXCEEDED",
         413,
     )
-
-
-def _json_body(body: bytes) -> dict[str, Any]:
-    if not body.strip():
-        return {}
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ApiError(
-            f"The request body is not valid JSON ({error}); send a JSON object.",
-            "BAD_REQUEST",
-            400,
-        ) from None
-    if not isinstance(data, dict):
-        raise ApiError(
-            f"The request body must be a JSON object, not {type(data).__name__}.",
-            "BAD_REQUEST",
-            400,
-        )
-    return data
 
 
 def _index() -> dict[str, Endpoint]:
@@ -171,10 +175,17 @@ class TrackingApp:
             await self.rest(scope, receive, send)
 
 
-def create_app(backend_store_uri: str) -> TrackingApp:
-    """The ASGI app serving the tracking API over the store at ``backend_store_uri``."""
+def create_app(
+    backend_store_uri: str,
+    guards: GuardSettings | None = None,
+    limits: ConnectionLimits | None = None,
+) -> GuardedApp:
+    """The ASGI app serving the tracking API over the store at ``backend_store_uri``, behind
+    the request guards; ``guards`` and ``limits`` default to what ``runstack.server.serve``
+    configured (through the environment)."""
     holder = StoreHolder(backend_store_uri)
     body_limit = _positive_env(MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES)
+    body_timeout_s = (limits or ConnectionLimits.from_environment()).body_timeout_s
     # Store calls block: they run on these threads (each may hold a database connection).
     workers = ThreadPoolExecutor(
         _positive_env(THREADS_ENV, DEFAULT_THREADS), thread_name_prefix="runstack-api"
@@ -226,14 +237,18 @@ def create_app(backend_store_uri: str) -> TrackingApp:
             if method == "GET":
                 query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
                 raw = query_to_raw(endpoint.fields, query)
+                check_json_value(raw, "")
             else:
-                raw = _json_body(await _read_body(scope, receive, body_limit))
+                body = await _read_body(scope, receive, body_limit, body_timeout_s)
+                raw = decode_object(body)
             args = parse_fields(endpoint.fields, raw)
             response: Response = JSONResponse(await answer(endpoint, args))
         except RunstackError as error:
             response = error_response(error)
             if isinstance(error, ApiError) and error.status == 405 and endpoint is not None:
                 response.headers["Allow"] = ", ".join(endpoint.methods)
+            if isinstance(error, ApiError) and error.status in (408, 413):
+                response.headers["Connection"] = "close"  # the rest of the body is unread
         except Exception:
             logger.exception("runstack server: %s %s failed", method, path)
             response = error_response(
@@ -275,10 +290,10 @@ def create_app(backend_store_uri: str) -> TrackingApp:
         ],
         lifespan=lifespan,
     )
-    return TrackingApp(api, rest)
+    return GuardedApp(TrackingApp(api, rest), guards or GuardSettings.from_environment())
 
 
-def app_from_environment() -> TrackingApp:
+def app_from_environment() -> GuardedApp:
     """The factory uvicorn calls in each worker process (the URI comes in the environment)."""
     uri = os.environ.get(BACKEND_ENV)
     if not uri:

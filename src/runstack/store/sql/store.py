@@ -55,6 +55,7 @@ from runstack.store.sql.writes import (
     write_params,
     write_tags,
 )
+from runstack.validation import validate_user_id
 
 logger = logging.getLogger("runstack.store")
 ACTIVE = LifecycleStage.ACTIVE
@@ -221,6 +222,7 @@ class SqlStore(ExperimentStore):
         parent_run_id: str | None,
         heartbeat_timeout_ms: int | None,
     ) -> Run:
+        user_id = validate_user_id(user_id)  # before the database: both refuse alike
         run_id = uuid.uuid4().hex
         all_tags = dict(tags)
         all_tags[RUN_NAME_TAG] = run_name
