@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 import runstack
-from runstack import context, heartbeat, tracking_uri
+from runstack import tracking_uri
+from runstack.session import experiment_choice, heartbeat, stack
 from runstack.store import close_stores
 
 POSTGRES_ADMIN_URI = os.environ.get(
@@ -138,11 +139,9 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def reset_fluent_state() -> None:
     """Forget every run, experiment choice and URI the fluent API holds."""
     heartbeat.heartbeat.stop()
-    context._stack.set(context._EMPTY)
-    context._last_ended.set(None)
-    context.open_runs.clear()
-    context.active_experiment.value = None
-    tracking_uri._explicit_uri = None
+    stack.reset()
+    experiment_choice.reset()
+    tracking_uri.reset()
 
 
 @pytest.fixture

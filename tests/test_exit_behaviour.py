@@ -421,8 +421,8 @@ def test_sigterm_while_logging_asynchronously(store_uri: str) -> None:
 @pytest.mark.parametrize(
     ("lock", "backlog"),
     [
-        ("context.open_runs._lock", 0),
-        ("changes._lock", 0),
+        ("stack.open_runs._lock", 0),
+        ("run_versions._lock", 0),
         ("async_logging._lock", 0),
         # The executor's: its worker needs it after each queued write (CPython internals).
         ("async_logging._executor._idle_semaphore._cond", 2000),
@@ -436,7 +436,8 @@ def test_sigterm_arriving_while_a_lock_is_held(store_uri: str, lock: str, backlo
             f"""
             import os, signal, time
             import runstack as mlflow
-            from runstack import async_logging, changes, context
+            from runstack import async_logging, run_versions
+            from runstack.session import stack
             run = mlflow.start_run()
             print("RUN", run.info.run_id, flush=True)
             for step in range({backlog}):  # writes queued for the worker

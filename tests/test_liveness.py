@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 import runstack
 from procs import children, wait_until
-from runstack import heartbeat
 from runstack.errors import InvalidParameterError
+from runstack.session import heartbeat
 from runstack.store.sql.database import normalise_sql_url
 
 pytestmark = pytest.mark.usefixtures("clean_env")

@@ -13,7 +13,7 @@ from runstack.errors import (
     ResourceNotFoundError,
     RunAlreadyActiveError,
 )
-from runstack.fluent import context
+from runstack.session import stack as context
 
 PARENT = "mlflow.parentRunId"
 

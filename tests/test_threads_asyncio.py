@@ -10,7 +10,7 @@ from typing import Any
 
 import runstack
 from readback import fresh_client
-from runstack import context
+from runstack.session import stack as context
 
 PARENT = "mlflow.parentRunId"
 

@@ -9,7 +9,6 @@ This module imports no database, web or CLI library: the store is opened on firs
 
 from __future__ import annotations
 
-from runstack.active_run import ActiveRun
 from runstack.client import MlflowClient, TrackingClient
 from runstack.entities import (
     Dataset,
@@ -70,6 +69,7 @@ from runstack.fluent import (
     set_tracking_uri,
     start_run,
 )
+from runstack.session.active_run import ActiveRun
 
 __version__ = "0.1.0.dev0"
 

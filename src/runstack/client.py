@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from runstack import async_logging, changes
+from runstack import async_logging, run_versions
 from runstack.clock import now_ms
 from runstack.entities import (
     Experiment,
@@ -26,6 +26,7 @@ from runstack.errors import InvalidParameterError
 from runstack.input_validation import check_dataset_inputs, refuse_model_inputs
 from runstack.metric_columns import MetricColumns
 from runstack.store import Store, get_store
+from runstack.tags import PARENT_RUN_ID, RUN_NAME, USER
 from runstack.tracking_uri import get_tracking_uri, normalise_uri
 from runstack.validation import (
     as_str_dict,
@@ -44,8 +45,6 @@ from runstack.validation import (
     validate_tag,
     validate_timestamp,
 )
-
-RUN_NAME_TAG = "mlflow.runName"
 
 
 def make_metric(key: object, value: object, timestamp: object, step: object) -> Metric:
@@ -169,10 +168,10 @@ class TrackingClient:
         """
         exp_id = validate_experiment_id(experiment_id)
         checked = dict(validate_tag(k, v) for k, v in as_str_dict(tags, "tags").items())
-        tag_name = checked.get(RUN_NAME_TAG)
+        tag_name = checked.get(RUN_NAME)
         if run_name and tag_name and run_name != tag_name:
             raise InvalidParameterError(
-                f"run_name {run_name!r} differs from the {RUN_NAME_TAG} tag {tag_name!r}; "
+                f"run_name {run_name!r} differs from the {RUN_NAME} tag {tag_name!r}; "
                 "give the name once."
             )
         name = run_name or tag_name
@@ -183,13 +182,13 @@ class TrackingClient:
 
             name = generate_run_name()
         if parent_run_id is not None:
-            checked["mlflow.parentRunId"] = validate_run_id(parent_run_id)
+            checked[PARENT_RUN_ID] = validate_run_id(parent_run_id)
         start = now_ms() if not start_time else validate_timestamp(start_time, "start_time")
-        user = checked.get("mlflow.user", "unknown")
+        user = checked.get(USER, "unknown")
         run = self.store.create_run(
             exp_id, user, start, name, list(checked.items()), parent_run_id, heartbeat_timeout_ms
         )
-        changes.bump(run.info.run_id)
+        run_versions.bump(run.info.run_id)
         return run
 
     def resume_run(
@@ -207,7 +206,7 @@ class TrackingClient:
         checked = [validate_tag(k, v) for k, v in as_str_dict(tags, "tags").items()]
         name = None if run_name is None else validate_run_name(run_name)
         run = self.store.resume_run(run_id, expected, name, checked, heartbeat_timeout_ms)
-        changes.bump(run_id)
+        run_versions.bump(run_id)
         return run
 
     def get_run(self, run_id: str) -> Run:
@@ -217,7 +216,7 @@ class TrackingClient:
         checked_status = None if status is None else validate_status(status)
         checked_name = None if name is None else validate_run_name(name)
         self.store.update_run(validate_run_id(run_id), checked_status, None, checked_name)
-        changes.bump(run_id)
+        run_versions.bump(run_id)
 
     def set_terminated(
         self, run_id: str, status: str | None = None, end_time: int | None = None
@@ -227,16 +226,16 @@ class TrackingClient:
         checked_end = None if not end_time else validate_timestamp(end_time, "end_time")
         async_logging.flush()
         info = self.store.update_run(validate_run_id(run_id), checked_status, checked_end, None)
-        changes.bump(run_id)
+        run_versions.bump(run_id)
         return info
 
     def delete_run(self, run_id: str) -> None:
         self.store.delete_run(validate_run_id(run_id))
-        changes.bump(run_id)
+        run_versions.bump(run_id)
 
     def restore_run(self, run_id: str) -> None:
         self.store.restore_run(validate_run_id(run_id))
-        changes.bump(run_id)
+        run_versions.bump(run_id)
 
     def renew_heartbeats(self, run_ids: Sequence[str], timeout_ms: int) -> None:
         self.store.renew_heartbeats(list(run_ids), timeout_ms)
@@ -266,7 +265,7 @@ class TrackingClient:
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.store.delete_tag(validate_run_id(run_id), validate_key(key, "Tag"))
-        changes.bump(run_id)
+        run_versions.bump(run_id)
 
     def log_batch(
         self,
@@ -317,7 +316,7 @@ class TrackingClient:
     ) -> None:
         """The synchronous write behind ``_log`` (used by the async logging worker)."""
         self.store.log_batch(run_id, metrics, params, tags)
-        changes.bump(run_id)
+        run_versions.bump(run_id)
 
     def log_inputs(
         self,
@@ -331,7 +330,7 @@ class TrackingClient:
         refuse_model_inputs(models)
         checked = check_dataset_inputs(datasets)
         self.store.log_inputs(run_id, checked)
-        changes.bump(run_id)
+        run_versions.bump(run_id)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every value logged for ``key``, in logging order ([] for an unknown key)."""

@@ -1,8 +1,8 @@
 """The objects runstack hands back: runs, experiments, metrics, params, tags and inputs.
 
 They have MLflow's names and fields so that code written against ``mlflow.entities`` reads
-them unchanged. All of them are immutable; ``ActiveRun`` (in ``runstack.fluent``) is the one
-exception that follows the run as it is logged to.
+them unchanged. All of them are immutable; ``ActiveRun`` (in ``runstack.session.active_run``)
+is the one exception that follows the run as it is logged to.
 """
 
 from __future__ import annotations

@@ -9,16 +9,17 @@ limits are MLflow's (its SQL columns); a value over one is refused, never cut.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from runstack.entities import Dataset, DatasetInput, InputTag
 from runstack.errors import InvalidParameterError
-from runstack.validation import preview, require_storable
+from runstack.tags import DATA_CONTEXT
+from runstack.validation import as_str_dict, preview, require_storable
 
 MAX_DATASETS_PER_CALL = 1000
 MAX_INPUT_TAG_KEY_LENGTH = 255
 MAX_INPUT_TAG_VALUE_LENGTH = 500
-CONTEXT_TAG = "mlflow.data.context"
 # Dataset fields: (name, limit, required). source_type has no check in MLflow's validation
 # but its column holds 36 characters; runstack says so instead of failing in the database.
 DATASET_FIELDS: tuple[tuple[str, int, bool], ...] = (
@@ -57,6 +58,44 @@ def check_dataset_input(value: Any) -> DatasetInput:
         dataset, tags = value, ()
     checked = check_dataset(dataset)
     return DatasetInput(checked, check_input_tags(tags, checked.name))
+
+
+def input_with_context(
+    dataset: Any, context: Any, tags: dict[str, Any] | None
+) -> DatasetInput | None:
+    """What ``log_input(dataset, context, tags)`` logs: one checked input (the context becomes
+    the tag ``mlflow.data.context``), or None when there is no dataset."""
+    if dataset is None:
+        if context or tags:
+            raise InvalidParameterError(
+                "A context or tags were given without a dataset; they describe how a dataset "
+                "was used, so pass the dataset too."
+            )
+        return None
+    pairs = [SimpleNamespace(key=k, value=v) for k, v in as_str_dict(tags, "tags").items()]
+    if context:
+        pairs.append(SimpleNamespace(key=DATA_CONTEXT, value=context))
+    return check_dataset_input(SimpleNamespace(dataset=dataset, tags=pairs))
+
+
+def inputs_with_contexts(
+    datasets: list[Any] | None,
+    contexts: list[str | None] | None,
+    tags_list: list[dict[str, str] | None] | None,
+) -> list[DatasetInput]:
+    """What ``log_inputs`` logs: ``contexts`` and ``tags_list``, when given, pair with
+    ``datasets`` by position (None entries mean none)."""
+    given = list(datasets or [])
+    context_list = [None] * len(given) if contexts is None else list(contexts)
+    tag_dicts = [None] * len(given) if tags_list is None else list(tags_list)
+    if not len(given) == len(context_list) == len(tag_dicts):
+        raise InvalidParameterError(
+            f"log_inputs got {len(given)} datasets, {len(context_list)} contexts and "
+            f"{len(tag_dicts)} tags_list entries; give one of each per dataset (None for none)."
+        )
+    return [
+        item for item in map(input_with_context, given, context_list, tag_dicts) if item is not None
+    ]
 
 
 def check_dataset(value: object) -> Dataset:

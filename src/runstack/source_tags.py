@@ -13,13 +13,7 @@ import socket
 import sys
 from pathlib import Path
 
-USER_TAG = "mlflow.user"
-SOURCE_NAME_TAG = "mlflow.source.name"
-SOURCE_TYPE_TAG = "mlflow.source.type"
-GIT_COMMIT_TAG = "mlflow.source.git.commit"
-GIT_BRANCH_TAG = "mlflow.source.git.branch"
-HOST_TAG = "runstack.host"
-PID_TAG = "runstack.pid"
+from runstack.tags import GIT_BRANCH, GIT_COMMIT, HOST, PID, SOURCE_NAME, SOURCE_TYPE, USER
 
 
 def current_user() -> str:
@@ -83,8 +77,8 @@ def git_tags(script: str) -> dict[str, str]:
             branch = ref.removeprefix("refs/heads/")
             if commit is None:  # a branch with no commit yet
                 return {}
-            return {GIT_COMMIT_TAG: commit, GIT_BRANCH_TAG: branch}
-        return {GIT_COMMIT_TAG: head}
+            return {GIT_COMMIT: commit, GIT_BRANCH: branch}
+        return {GIT_COMMIT: head}
     except OSError:
         return {}
 
@@ -93,9 +87,9 @@ def git_tags(script: str) -> dict[str, str]:
 def _process_tags() -> dict[str, str]:
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
     tags = {
-        SOURCE_NAME_TAG: argv0 or "<console>",
-        SOURCE_TYPE_TAG: "LOCAL",
-        HOST_TAG: socket.gethostname(),
+        SOURCE_NAME: argv0 or "<console>",
+        SOURCE_TYPE: "LOCAL",
+        HOST: socket.gethostname(),
     }
     script = argv0 if argv0 and argv0 not in ("-c", "-m") and os.path.exists(argv0) else ""
     if script:
@@ -106,11 +100,11 @@ def _process_tags() -> dict[str, str]:
 def system_tags() -> dict[str, str]:
     """Tags every new fluent run gets before the user's own tags are applied."""
     tags = dict(_process_tags())
-    tags[USER_TAG] = current_user()
-    tags[PID_TAG] = str(os.getpid())
+    tags[USER] = current_user()
+    tags[PID] = str(os.getpid())
     return tags
 
 
 def owner_tags() -> dict[str, str]:
     """The host and pid of the process that now writes to a run (set again on resume)."""
-    return {HOST_TAG: _process_tags()[HOST_TAG], PID_TAG: str(os.getpid())}
+    return {HOST: _process_tags()[HOST], PID: str(os.getpid())}

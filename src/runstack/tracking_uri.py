@@ -66,6 +66,13 @@ def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
     os.environ[TRACKING_URI_ENV] = resolved
 
 
+def reset() -> None:
+    """Forget the URI given to ``set_tracking_uri`` (for tests; the environment is left as
+    it is)."""
+    global _explicit_uri
+    _explicit_uri = None
+
+
 def get_tracking_uri() -> str:
     """The URI in effect now, always in absolute form."""
     if _explicit_uri is not None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from runstack.entities import RunStatus
 from runstack.errors import InvalidParameterError
+from runstack.tags import RUN_NAME
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -27,7 +28,6 @@ MAX_RUN_NAME_LENGTH = 250
 MAX_USER_ID_LENGTH = 256
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
-RUN_NAME_TAG = "mlflow.runName"
 
 _KEY_PATTERN = re.compile(r"^[/\w.\- :]*$")
 _RUN_ID_PATTERN = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
@@ -129,7 +129,7 @@ def validate_tag(key: object, value: object) -> tuple[str, str]:
     """A run tag; the ``mlflow.runName`` tag also renames the run, so it follows the run-name
     rules."""
     checked = validate_key(key, "Tag"), _validate_text_value(value, "Tag", MAX_TAG_VALUE_LENGTH)
-    if checked[0] == RUN_NAME_TAG:
+    if checked[0] == RUN_NAME:
         validate_run_name(checked[1])
     return checked
 

@@ -18,8 +18,7 @@ from runstack.cli.options import (
 from runstack.cli.output import emit, format_option, when
 from runstack.client import TrackingClient
 from runstack.entities import Run, ViewType
-
-PARENT_TAG = "mlflow.parentRunId"
+from runstack.tags import DATA_CONTEXT, PARENT_RUN_ID
 
 
 @click.group()
@@ -109,7 +108,7 @@ def list_runs(
             r.info.status,
             when(r.info.start_time),
             _duration(r),
-            r.data.tags.get(PARENT_TAG, ""),
+            r.data.tags.get(PARENT_RUN_ID, ""),
         )
         for r in found
     ]
@@ -192,7 +191,7 @@ def show(tracking_uri: str | None, run_id: str) -> None:
         for used in run.inputs.dataset_inputs:
             tags = {tag.key: tag.value for tag in used.tags}
             dataset = used.dataset
-            context = tags.get("mlflow.data.context", "")
+            context = tags.get(DATA_CONTEXT, "")
             table.add_row(dataset.name, dataset.digest, dataset.source_type, context)
         console.print(table)
     tree = Tree(f"{info.run_name} [{info.status}]")
@@ -209,7 +208,7 @@ def _add_children(
     children = _search(
         client,
         [experiment_id],
-        f"tags.`{PARENT_TAG}` = '{run_id}'",
+        f"tags.`{PARENT_RUN_ID}` = '{run_id}'",
         ["attributes.start_time ASC"],
         50_000,
     )

@@ -17,8 +17,7 @@ from sqlalchemy.sql.selectable import FromClause
 from runstack.search.nodes import Comparison, InList
 from runstack.search.predicates import string_condition
 from runstack.store.sql.schema import datasets, input_tags, run_inputs
-
-CONTEXT_TAG = "mlflow.data.context"
+from runstack.tags import DATA_CONTEXT
 
 
 def dataset_condition(clause: Comparison | InList, source: FromClause) -> ColumnElement[bool]:
@@ -30,7 +29,7 @@ def dataset_condition(clause: Comparison | InList, source: FromClause) -> Column
         found = exists().where(
             uses.c.run_id == source.c.run_id,
             tags.c.input_id == uses.c.input_id,
-            tags.c.key == CONTEXT_TAG,
+            tags.c.key == DATA_CONTEXT,
             string_condition(tags.c.value, clause),
         )
     else:

@@ -31,6 +31,7 @@ from runstack.server.fields import (
 from runstack.server.handlers_experiments import DEFAULT_MAX_RESULTS, view_type
 from runstack.server.proto_json import run_info_json, run_json, runs_page
 from runstack.store.base import Store
+from runstack.tags import DATA_CONTEXT, PARENT_RUN_ID, RUN_NAME
 from runstack.validation import (
     validate_batch_params,
     validate_experiment_id,
@@ -42,8 +43,6 @@ from runstack.validation import (
     validate_tag,
 )
 
-RUN_NAME_TAG = "mlflow.runName"
-PARENT_TAG = "mlflow.parentRunId"
 # MLflow's per-request limits for runs/log-batch.
 MAX_BATCH_METRICS = 1000
 MAX_BATCH_PARAMS = 100
@@ -70,16 +69,16 @@ def new_run(
     experiment_id = validate_experiment_id(args["experiment_id"])
     tags = checked_tags(args["tags"])
     run_name = args["run_name"] or None
-    tag_name = tags.get(RUN_NAME_TAG) or None
+    tag_name = tags.get(RUN_NAME) or None
     if run_name and tag_name and run_name != tag_name:
         raise InvalidParameterError(
-            f"run_name {run_name!r} differs from the {RUN_NAME_TAG} tag {tag_name!r}; give the "
+            f"run_name {run_name!r} differs from the {RUN_NAME} tag {tag_name!r}; give the "
             "name once."
         )
     name = validate_run_name(run_name or tag_name or generate_run_name())
-    parent = parent_run_id or tags.get(PARENT_TAG) or None
+    parent = parent_run_id or tags.get(PARENT_RUN_ID) or None
     if parent is not None:
-        tags[PARENT_TAG] = validate_run_id(parent)
+        tags[PARENT_RUN_ID] = validate_run_id(parent)
     start_time = args["start_time"] or now_ms()  # absent (or proto's default 0): now
     if start_time < 0:
         raise InvalidParameterError(
@@ -323,7 +322,7 @@ ENDPOINTS = (
                 DATASET_INPUTS,
                 doc="[{dataset: {name, digest, source_type, source, schema?, profile?}, "
                 "tags: [{key, value}]}], at most 1000; the context is the tag "
-                "mlflow.data.context.",
+                f"{DATA_CONTEXT}.",
             ),
             Field("models", OBJECTS, doc="Logged-model inputs: not supported (501 unless empty)."),
         ),

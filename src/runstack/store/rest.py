@@ -27,7 +27,6 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
-from runstack.critical import critical_section
 from runstack.entities import (
     DatasetInput,
     Experiment,
@@ -47,6 +46,7 @@ from runstack.errors import (
     StoreUnavailableError,
 )
 from runstack.input_json import dataset_input_json, run_inputs_from_json
+from runstack.signal_deferral import critical_section
 from runstack.store.http_pool import ConnectFailed, ConnectionPool, TransportFailed
 
 MLFLOW = "/api/2.0/mlflow/"
@@ -283,7 +283,7 @@ class HttpSession:
         while True:
             try:
                 # A SIGTERM arriving mid-request waits until the request is done: its handler
-                # sends requests itself, through these same connections (see critical.py).
+                # sends requests itself, through these same connections (see signal_deferral.py).
                 with critical_section():
                     response = self._connections().request(method, path, content)
             except ConnectFailed as error:

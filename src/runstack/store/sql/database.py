@@ -29,8 +29,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.sql.expression import Executable
 
-from runstack.critical import critical_section
 from runstack.errors import InvalidParameterError, StoreUnavailableError
+from runstack.signal_deferral import critical_section
 from runstack.store.sql import statement_timeout
 
 T = TypeVar("T")

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Prepared, Tx
 from runstack.store.sql.writes import fold_run, write_tags
+from runstack.tags import HOST, KILLED_REASON, PID
 
-KILLED_REASON_TAG = "runstack.killedReason"
 _NOW: sa.BindParameter[int] = sa.bindparam("now")
 
 
@@ -66,16 +66,16 @@ def reap(tx: Tx, now: int, run_ids: Sequence[str] | None = None) -> list[str]:
             for tag in tx.all(
                 sa.select(t.tags.c.key, t.tags.c.value).where(
                     t.tags.c.run_id == row.run_id,
-                    t.tags.c.key.in_(["runstack.host", "runstack.pid"]),
+                    t.tags.c.key.in_([HOST, PID]),
                 )
             )
         }
-        process = f"pid {owner.get('runstack.pid', '?')} on {owner.get('runstack.host', '?')}"
+        process = f"pid {owner.get(PID, '?')} on {owner.get(HOST, '?')}"
         reason = (
             f"No heartbeat from its process ({process}) since {_iso(last_seen)}; the lease "
             f"expired at {_iso(row.heartbeat_deadline)}, so the process is presumed dead."
         )
-        write_tags(tx, row.run_id, [(KILLED_REASON_TAG, reason)])
+        write_tags(tx, row.run_id, [(KILLED_REASON, reason)])
         fold_run(tx, row.run_id)  # as when a run ends: its logged points go to their blocks
         reaped.append(row.run_id)
     return reaped

@@ -49,12 +49,12 @@ from runstack.store.sql.rows import (
     run_info_from_row,
 )
 from runstack.store.sql.writes import (
-    RUN_NAME_TAG,
     fold_run,
     write_metrics,
     write_params,
     write_tags,
 )
+from runstack.tags import RUN_NAME
 from runstack.validation import validate_user_id
 
 logger = logging.getLogger("runstack.store")
@@ -225,7 +225,7 @@ class SqlStore(ExperimentStore):
         user_id = validate_user_id(user_id)  # before the database: both refuse alike
         run_id = uuid.uuid4().hex
         all_tags = dict(tags)
-        all_tags[RUN_NAME_TAG] = run_name
+        all_tags[RUN_NAME] = run_name
         now = now_ms()
         values = {
             "run_id": run_id,
@@ -313,7 +313,7 @@ class SqlStore(ExperimentStore):
             )
             all_tags = list(tags)
             if run_name is not None:
-                all_tags.append((RUN_NAME_TAG, run_name))
+                all_tags.append((RUN_NAME, run_name))
             write_tags(tx, run_id, all_tags)
             return with_inputs(tx, load_runs(tx, [run_id]))[run_id]
 
@@ -365,7 +365,7 @@ class SqlStore(ExperimentStore):
             else:
                 require_active_run(tx, run_id)
             if run_name is not None:
-                write_tags(tx, run_id, [(RUN_NAME_TAG, run_name)])
+                write_tags(tx, run_id, [(RUN_NAME, run_name)])
                 row = None  # renamed since
             if row is None:
                 row = tx.first(RUN_BY_ID, {"run_id": run_id})
@@ -458,7 +458,7 @@ class SqlStore(ExperimentStore):
             require_active_run(tx, run_id)
             if not tx.run(_DELETE_TAG, {"run_id": run_id, "key": key}):
                 raise ResourceNotFoundError(f"Run {run_id} has no tag {key!r} to delete.")
-            if key == RUN_NAME_TAG:  # the name lives in the tag and the column: keep them equal
+            if key == RUN_NAME:  # the name lives in the tag and the column: keep them equal
                 tx.run(sa.update(t.runs).where(t.runs.c.run_id == run_id).values(name=""))
 
         self.db.write(delete)

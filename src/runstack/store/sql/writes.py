@@ -20,8 +20,7 @@ from runstack.store.sql import schema as t
 from runstack.store.sql.database import Prepared, Tx
 from runstack.store.sql.packing import Batch, pack_batch, pack_block, unpack_batch
 from runstack.store.sql.rows import chunks, encode_value
-
-RUN_NAME_TAG = "mlflow.runName"
+from runstack.tags import RUN_NAME
 
 
 def dialect_insert(dialect_name: str, table: sa.Table) -> Any:
@@ -186,8 +185,8 @@ def write_tags(tx: Tx, run_id: str, tags: Sequence[tuple[str, str]]) -> None:
         return
     latest = dict(tags)  # a key repeated in one call: the last value wins
     tx.many(_UPSERT_TAG, [{"run_id": run_id, "key": k, "value": v} for k, v in latest.items()])
-    if RUN_NAME_TAG in latest:
-        tx.run(_RENAME_RUN, {"run_id": run_id, "name": latest[RUN_NAME_TAG]})
+    if RUN_NAME in latest:
+        tx.run(_RENAME_RUN, {"run_id": run_id, "name": latest[RUN_NAME]})
 
 
 def write_metrics(tx: Tx, run_id: str, metrics: Sequence[Metric], if_active: bool = False) -> bool:

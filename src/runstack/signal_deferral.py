@@ -1,4 +1,5 @@
-"""Deferring signal-time work until the current thread has left its store call.
+"""Deferring signal-time work until the current thread has left its store call (used by the
+stores around each transaction or request, and by the SIGTERM hook in the run session).
 
 A SIGTERM handler runs in the main thread between two bytecodes, possibly while that thread
 holds SQLite's write lock halfway through a transaction, or an HTTP connection pool's lock

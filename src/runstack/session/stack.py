@@ -1,5 +1,5 @@
-"""Where the fluent API keeps its state: the active-run stack, the last ended run, the active
-experiment, and the process-wide list of open runs.
+"""The run session's state: the active-run stack, the last ended run, and the process-wide
+list of open runs.
 
 The stack lives in a ``ContextVar`` holding immutable tuples. A new thread starts with an
 empty stack; an asyncio task starts with the stack as it was when the task was created and
@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from runstack.active_run import ActiveRun
+    from runstack.session.active_run import ActiveRun
 
 
 class _Stack(NamedTuple):
@@ -41,6 +41,12 @@ def active_runs() -> tuple[ActiveRun, ...]:
     """This context's active runs, outermost first."""
     current = _stack.get()
     return current.runs if current.pid == os.getpid() else ()
+
+
+def innermost() -> ActiveRun | None:
+    """The innermost active run of this context, or None."""
+    runs = active_runs()
+    return runs[-1] if runs else None
 
 
 def push(run: ActiveRun) -> None:
@@ -91,24 +97,11 @@ class OpenRuns:
 open_runs = OpenRuns()
 
 
-class ActiveExperiment(NamedTuple):
-    tracking_uri: str
-    experiment_id: str
-
-
-class _ExperimentChoice:
-    """The experiment chosen by ``set_experiment``: process-wide, as in MLflow, but bound to
-    the tracking URI it was chosen in, so switching stores never reuses a foreign id."""
-
-    def __init__(self) -> None:
-        self.value: ActiveExperiment | None = None
-
-    def get(self, tracking_uri: str) -> str | None:
-        value = self.value
-        return value.experiment_id if value and value.tracking_uri == tracking_uri else None
-
-
-active_experiment = _ExperimentChoice()
+def reset() -> None:
+    """Forget every run of this context and of the process (for tests: no run is ended)."""
+    _stack.set(_EMPTY)
+    _last_ended.set(None)
+    open_runs.clear()
 
 
 def _reset_after_fork() -> None:

@@ -24,11 +24,16 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FrameType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runstack import async_logging, context
-from runstack.critical import run_or_defer
-from runstack.heartbeat import heartbeat
+from runstack import async_logging
+from runstack.session import stack
+from runstack.session.ending import end_active_run, status_for_exception, status_for_exit_code
+from runstack.session.heartbeat import heartbeat
+from runstack.signal_deferral import run_or_defer
+
+if TYPE_CHECKING:
+    from runstack.session.active_run import ActiveRun
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +52,11 @@ class _ExitState:
 _state = _ExitState()
 
 
-def end_open_runs(status: str, runs: list[Any] | None = None) -> None:
+def end_open_runs(status: str, runs: list[ActiveRun] | None = None) -> None:
     """End these runs (default: every open run of the process), innermost first."""
-    from runstack import fluent
-
-    for run in reversed(runs if runs is not None else context.open_runs.snapshot()):
+    for run in reversed(runs if runs is not None else stack.open_runs.snapshot()):
         try:
-            fluent.end_active_run(run, status)
+            end_active_run(run, status)
         except Exception as error:  # at exit there is nobody left to raise to
             logger.warning("runstack: could not end run %s as %s: %s", run.run_id, status, error)
 
@@ -68,7 +71,7 @@ def _at_exit() -> None:
 def _record_exit_code(code: object) -> None:
     # The last exit request wins: an earlier one may have been caught (argparse, click,
     # a test harness) and the process went on to exit differently.
-    _state.status = "FINISHED" if code in (None, 0) else "FAILED"
+    _state.status = status_for_exit_code(code)
 
 
 def _wrap_exit(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,12 +87,7 @@ def _wrap_excepthook(original: Callable[..., Any]) -> Callable[..., Any]:
     def excepthook(
         exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
     ) -> Any:
-        if issubclass(exc_type, KeyboardInterrupt):
-            _state.status = "KILLED"
-        elif issubclass(exc_type, SystemExit):
-            _record_exit_code(exc.code if isinstance(exc, SystemExit) else None)
-        else:
-            _state.status = "FAILED"
+        _state.status = status_for_exception(exc_type, exc)
         return original(exc_type, exc, tb)
 
     return excepthook
@@ -97,9 +95,9 @@ def _wrap_excepthook(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _wrap_thread_excepthook(original: Callable[..., Any]) -> Callable[..., Any]:
     def thread_excepthook(args: threading.ExceptHookArgs) -> Any:
-        # Runs in the dying thread, so context.active_runs() is that thread's stack.
+        # Runs in the dying thread, so stack.active_runs() is that thread's stack.
         if args.exc_type is not SystemExit:
-            end_open_runs("FAILED", list(context.active_runs()))
+            end_open_runs("FAILED", list(stack.active_runs()))
         return original(args)
 
     return thread_excepthook

@@ -1,4 +1,4 @@
-"""A per-run change counter, bumped by every write this process makes to a run.
+"""Per-run version counters: bumped by every write this process makes to a run.
 
 ``ActiveRun`` compares counters to know when its cached copy of the run is stale, so
 ``active_run().data`` shows what was logged without a database read on every access.

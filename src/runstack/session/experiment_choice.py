@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import NamedTuple
 
-from runstack import context
 from runstack.client import TrackingClient
 from runstack.entities import DEFAULT_EXPERIMENT_ID, Experiment, LifecycleStage
 from runstack.errors import (
@@ -26,6 +26,32 @@ NAME_ENV = "MLFLOW_EXPERIMENT_NAME"
 ID_ENV = "MLFLOW_EXPERIMENT_ID"
 
 logger = logging.getLogger(__name__)
+
+
+class ActiveExperiment(NamedTuple):
+    tracking_uri: str
+    experiment_id: str
+
+
+class _ExperimentChoice:
+    """The experiment chosen by ``set_experiment``: process-wide, as in MLflow, but bound to
+    the tracking URI it was chosen in, so switching stores never reuses a foreign id."""
+
+    def __init__(self) -> None:
+        self.value: ActiveExperiment | None = None
+
+    def get(self, tracking_uri: str) -> str | None:
+        value = self.value
+        return value.experiment_id if value and value.tracking_uri == tracking_uri else None
+
+
+active_experiment = _ExperimentChoice()
+
+
+def reset() -> None:
+    """Forget the experiment chosen with ``set_experiment`` (for tests; the environment
+    variables it set are left alone)."""
+    active_experiment.value = None
 
 
 def get_or_create_by_name(client: TrackingClient, name: str) -> Experiment:
@@ -76,7 +102,7 @@ def resolve_experiment_id(client: TrackingClient, explicit: str | int | None) ->
     """The experiment id a new run (or a search without ids) uses."""
     if explicit is not None:
         return validate_experiment_id(explicit)
-    chosen = context.active_experiment.get(client.tracking_uri)
+    chosen = active_experiment.get(client.tracking_uri)
     if chosen is not None:
         return chosen
     return _from_environment(client) or DEFAULT_EXPERIMENT_ID
@@ -101,9 +127,7 @@ def set_experiment(
             f"{experiment.experiment_id!r}), or remove it for good with `runstack gc` to "
             "reuse the name."
         )
-    context.active_experiment.value = context.ActiveExperiment(
-        client.tracking_uri, experiment.experiment_id
-    )
+    active_experiment.value = ActiveExperiment(client.tracking_uri, experiment.experiment_id)
     # Both, so a child process never sees a name and an id that disagree.
     os.environ[ID_ENV] = experiment.experiment_id
     os.environ[NAME_ENV] = experiment.name

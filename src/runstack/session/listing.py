@@ -1,4 +1,5 @@
-"""``search_runs`` for the fluent API: pick the experiments, page through, shape the output."""
+"""``search_experiments`` and ``search_runs`` for the fluent API: pick the experiments (the
+session's active one by default), page through, shape the output."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import datetime as dt
 import logging
 from typing import Any
 
-from runstack import experiment_choice
 from runstack.client import TrackingClient
-from runstack.entities import Run, ViewType
+from runstack.entities import Experiment, Run, ViewType
 from runstack.errors import InvalidParameterError
+from runstack.session import experiment_choice
 
 PAGE_SIZE = 10_000
+EXPERIMENT_PAGE_SIZE = 1000
 logger = logging.getLogger(__name__)
 
 
@@ -40,10 +42,29 @@ def _experiment_ids(
                 ids.append(found.experiment_id)
         return ids
     if search_all_experiments:
-        from runstack.fluent import search_experiments
-
-        return [e.experiment_id for e in search_experiments(ViewType.ACTIVE_ONLY)]
+        return [e.experiment_id for e in collect_experiments(client, ViewType.ACTIVE_ONLY)]
     return [experiment_choice.resolve_experiment_id(client, None)]
+
+
+def collect_experiments(
+    client: TrackingClient,
+    view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: list[str] | None = None,
+) -> list[Experiment]:
+    """All matching experiments (or the first ``max_results``), fetching page by page."""
+    found: list[Experiment] = []
+    token = None
+    while max_results is None or len(found) < max_results:
+        remaining = EXPERIMENT_PAGE_SIZE if max_results is None else max_results - len(found)
+        page_size = min(EXPERIMENT_PAGE_SIZE, remaining)
+        page = client.search_experiments(view_type, page_size, filter_string, order_by, token)
+        found.extend(page)
+        token = page.token
+        if not token:
+            break
+    return found
 
 
 def collect_runs(

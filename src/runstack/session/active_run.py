@@ -10,23 +10,12 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from runstack import changes
+from runstack import run_versions
 from runstack.entities import Run, RunData, RunInfo, RunInputs
+from runstack.session.ending import end_run_and_those_above, status_for_exception
 
 if TYPE_CHECKING:
     from runstack.client import TrackingClient
-
-
-def status_for_exception(exc_type: type[BaseException] | None, exc: BaseException | None) -> str:
-    """FINISHED for no exception or ``SystemExit(0)``, KILLED for Ctrl-C, FAILED otherwise."""
-    if exc_type is None:
-        return "FINISHED"
-    if issubclass(exc_type, KeyboardInterrupt):
-        return "KILLED"
-    if issubclass(exc_type, SystemExit):
-        code = exc.code if isinstance(exc, SystemExit) else None
-        return "FINISHED" if code in (None, 0) else "FAILED"
-    return "FAILED"
 
 
 class ActiveRun(Run):
@@ -36,7 +25,7 @@ class ActiveRun(Run):
         self._client = client
         self._run_id = run.info.run_id
         self._cached = run
-        self._cached_version = changes.version(self._run_id)
+        self._cached_version = run_versions.version(self._run_id)
 
     @property
     def run_id(self) -> str:
@@ -51,7 +40,7 @@ class ActiveRun(Run):
         return self._client
 
     def _current(self) -> Run:
-        seen = changes.version(self._run_id)
+        seen = run_versions.version(self._run_id)
         if seen != self._cached_version:
             self._cached = self._client.get_run(self._run_id)
             self._cached_version = seen
@@ -61,7 +50,7 @@ class ActiveRun(Run):
         """Keep ``info``, the store's answer to this process ending the run, as the cached
         info: no read when the run is looked at after its end (``run.info.run_id``), as long
         as the cached copy was current before the end and nothing else wrote since."""
-        if self._cached_version == version_before == changes.version(self._run_id) - 1:
+        if self._cached_version == version_before == run_versions.version(self._run_id) - 1:
             self._cached = Run(info=info, data=self._cached.data, inputs=self._cached.inputs)
             self._cached_version = version_before + 1
 
@@ -95,6 +84,4 @@ class ActiveRun(Run):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        from runstack import fluent
-
-        fluent.end_run_and_those_above(self, status_for_exception(exc_type, exc))
+        end_run_and_those_above(self, status_for_exception(exc_type, exc))

@@ -12,8 +12,8 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from runstack import context
 from runstack.errors import InvalidParameterError
+from runstack.session import stack
 
 if TYPE_CHECKING:
     from runstack.client import TrackingClient
@@ -87,7 +87,7 @@ class Heartbeat:
     def beat(timeout_ms: int) -> None:
         """Renew every open run now, one store call per tracking URI."""
         groups: dict[str, tuple[TrackingClient, set[str]]] = {}
-        for run in context.open_runs.snapshot():
+        for run in stack.open_runs.snapshot():
             _, run_ids = groups.setdefault(run.tracking_uri, (run.client, set()))
             run_ids.add(run.run_id)
         for client, run_ids in groups.values():
