@@ -185,7 +185,7 @@ def test_a_same_origin_page_can_change(browser: Any, target: tuple[str, str]) ->
         const r = await fetch('/api/2.0/mlflow/experiments/update', {{method: 'POST',
           headers: {{'Content-Type': 'application/json'}},
           body: JSON.stringify({{experiment_id: '{experiment_id}', new_name: 'renamed'}})}});
-        window.status = r.status;
+        window.answer = r.status;
         window.done = true;
       }})();
     </script>"""
@@ -195,6 +195,6 @@ def test_a_same_origin_page_can_change(browser: Any, target: tuple[str, str]) ->
     )
     page.goto(f"{url}/same-origin-page")
     page.wait_for_function("window.done === true", timeout=20_000)
-    assert page.evaluate("window.status") == 200
+    assert page.evaluate("window.answer") == 200
     page.close()
     assert "renamed" in _state(url, experiment_id)[1]
