@@ -34,7 +34,7 @@ from runstack.server.endpoints import AJAX_PREFIX, MLFLOW_PREFIX, Endpoint
 from runstack.server.fields import parse_fields, query_to_raw
 from runstack.server.guards import GuardedApp, GuardSettings
 from runstack.server.openapi import openapi_document
-from runstack.server.request_json import check_json_value, decode_object
+from runstack.server.request_json import decode_object
 from runstack.server.routes import ALL_ENDPOINTS
 from runstack.store import open_store
 from runstack.store.base import Store
@@ -237,7 +237,6 @@ def create_app(
             if method == "GET":
                 query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
                 raw = query_to_raw(endpoint.fields, query)
-                check_json_value(raw, "")
             else:
                 body = await _read_body(scope, receive, body_limit, body_timeout_s)
                 raw = decode_object(body)

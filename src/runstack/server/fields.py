@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runstack.errors import InvalidParameterError
+from runstack.server.request_json import check_json_value, check_text
 from runstack.validation import INT64_MAX, INT64_MIN, preview
 
 # Kinds of field; the OpenAPI document maps each to a JSON schema.
@@ -64,6 +65,7 @@ _DOUBLE_MAX_INT = int(1.7976931348623157e308)
 def to_string(name: str, value: object) -> str:
     """A JSON string; a number is refused, as MLflow's server does (``"run_id": 31``)."""
     if isinstance(value, str):
+        check_text(value, name)
         return value
     raise _bad(name, value, f"expected a string, got {_json_type(value)}")
 
@@ -225,10 +227,11 @@ def parse_fields(fields: tuple[Field, ...], raw: Mapping[str, Any]) -> dict[str,
                 raise missing(field.name)
             parsed[field.name] = [] if field.repeated else None
             continue
+        check_json_value(value, field.name, fields=False)
         if field.kind in _SCALARS:
             parsed[field.name] = _SCALARS[field.kind](field.name, value)
         elif field.kind == STRINGS:
-            items = value if isinstance(value, list) else [value]
+            items = _as_list(field.name, value)
             parsed[field.name] = [to_string(f"{field.name}[{i}]", v) for i, v in enumerate(items)]
         elif field.kind == KEY_VALUES:
             parsed[field.name] = to_key_values(field.name, value)

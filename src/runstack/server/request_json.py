@@ -21,7 +21,7 @@ MAX_JSON_DEPTH = 20
 
 def decode_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object (``{}`` when empty), checked by ``check_json_value``."""
-    if not body.strip():
+    if not body:
         return {}
     try:
         data = json.loads(body)
@@ -35,34 +35,36 @@ def decode_object(body: bytes) -> dict[str, Any]:
         raise InvalidParameterError(
             f"The request body must be a JSON object, not {type(data).__name__}.", "BAD_REQUEST"
         )
-    check_json_value(data, "")
+    check_json_value(data, "", fields=False)
     return data
 
 
-def check_json_value(value: object, where: str) -> None:
-    """Refuse nesting deeper than ``MAX_JSON_DEPTH`` and unstorable strings, anywhere in
-    ``value`` (keys included). Iterative: a deep value cannot exhaust the stack here."""
+def check_json_value(value: object, where: str, fields: bool = True) -> None:
+    """Refuse nesting deeper than ``MAX_JSON_DEPTH`` and lone surrogates anywhere in ``value``
+    (keys included), and NUL characters too when ``value`` holds request fields (the body's
+    fields are checked one by one, since unknown fields are ignored, as proto3 does).
+    Iterative: a deep value cannot exhaust the stack here."""
     stack: list[tuple[object, str, int]] = [(value, where, 0)]
     while stack:
         item, path, depth = stack.pop()
         if isinstance(item, str):
-            check_text(item, path or "the request body")
+            check_text(item, path or "the request body", nul=fields)
         elif isinstance(item, (dict, list)):
             if depth >= MAX_JSON_DEPTH:
                 raise _too_deep(path or "the request body")
             if isinstance(item, dict):
                 for key, inner in item.items():
                     inner_path = f"{path}.{key}" if path else str(key)
-                    check_text(key, f"a key in {path or 'the request body'}")
+                    check_text(key, f"a key in {path or 'the request body'}", nul=fields)
                     stack.append((inner, inner_path, depth + 1))
             else:
                 stack.extend((inner, f"{path}[{i}]", depth + 1) for i, inner in enumerate(item))
 
 
-def check_text(text: str, where: str) -> None:
-    """No NUL and no lone surrogate in ``text`` (the value of ``where``)."""
+def check_text(text: str, where: str, nul: bool = True) -> None:
+    """No lone surrogate (and no NUL, with ``nul``) in ``text``, the value of ``where``."""
     if text.isascii():
-        if "\x00" in text:
+        if nul and "\x00" in text:
             raise InvalidParameterError(
                 f"Invalid value {preview(text)} for parameter '{where}': it contains a NUL "
                 "character (\\u0000), which cannot be stored; remove it."
@@ -76,7 +78,7 @@ def check_text(text: str, where: str) -> None:
             f"surrogate {text[error.start]!r} at position {error.start}, which is not valid "
             "Unicode text; send valid UTF-8."
         ) from None
-    if "\x00" in text:
+    if nul and "\x00" in text:
         raise InvalidParameterError(
             f"Invalid value {preview(text)} for parameter '{where}': it contains a NUL "
             "character (\\u0000), which cannot be stored; remove it."
