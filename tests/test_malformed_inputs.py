@@ -301,3 +301,30 @@ def test_503_messages_do_not_show_the_store_uri(
     assert response.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
     assert store_uri not in response.text and "postgres" not in response.text
     assert "sqlite" not in response.text and "temporarily unavailable" in response.text
+
+
+def test_python_api_raises_invalid_parameter_errors(client: Any) -> None:
+    """The same inputs through the Python API: InvalidParameterError, never OverflowError,
+    RecursionError or ValueError, and nothing written."""
+    from runstack.errors import InvalidParameterError
+
+    run_id = client.create_run("0").info.run_id
+    for experiment_id in ("²", " 1", "+1", "--5", "9" * 5000):
+        with pytest.raises(InvalidParameterError):
+            client.get_experiment(experiment_id)
+    with pytest.raises(InvalidParameterError):
+        client.log_metric(run_id, "m", 1.0, timestamp=10**400)
+    with pytest.raises(InvalidParameterError):
+        client.log_metric(run_id, "m", 10**400)
+    with pytest.raises(InvalidParameterError):
+        client.log_metric(run_id, "m", 1.0, step=10**400)
+    with pytest.raises(InvalidParameterError):
+        client.set_tag(run_id, "k", "a\udfffb")
+    with pytest.raises(InvalidParameterError):
+        client.search_runs(["0"], "tags.k = 'a\x00b'")
+    with pytest.raises(InvalidParameterError):
+        client.search_runs(["0"], "(" * 1000 + "tags.k = 'a'" + ")" * 1000)
+    with pytest.raises(InvalidParameterError):
+        client.search_experiments(filter_string="name = '\ud800'")
+    assert client.get_metric_history(run_id, "m") == []
+    assert "k" not in client.get_run(run_id).data.tags

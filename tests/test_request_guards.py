@@ -63,7 +63,7 @@ def test_a_form_post_cannot_create(server: tuple[httpx.Client, str]) -> None:
     for headers in (
         {"Origin": "http://evil.example"},
         {"Sec-Fetch-Site": "cross-site"},
-        {},  # not even from this server's own origin: a form body is never JSON
+        {},  # not even without Origin (an old browser): a form body is never JSON
     ):
         response = http.post(
             API + "experiments/create",

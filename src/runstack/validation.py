@@ -197,7 +197,17 @@ def validate_timestamp(timestamp: object, what: str = "timestamp") -> int:
         raise InvalidParameterError(
             f"Invalid {what} {preview(timestamp)}: use integer milliseconds since the epoch."
         )
-    as_float = float(timestamp)
+    if isinstance(timestamp, int):  # exact, however large (float() would overflow)
+        if not 0 <= timestamp <= INT64_MAX:
+            raise InvalidParameterError(
+                f"Invalid {what} {preview(timestamp)}: it must be between 0 and {INT64_MAX} "
+                "milliseconds."
+            )
+        return int(timestamp)
+    try:
+        as_float = float(timestamp)
+    except OverflowError:
+        as_float = math.inf
     if not math.isfinite(as_float):
         raise InvalidParameterError(f"Invalid {what} {timestamp!r}: it must be finite.")
     # Exact for Python ints; other reals (numpy scalars, floats) are far below 2**53 here.

@@ -9,9 +9,9 @@ stack, stop what such a page could do:
   cannot be rebound, so a server bound beyond loopback also answers its addresses.
 - **Same-origin changes** (cross-site request forgery): a state-changing request (POST, PUT,
   PATCH, DELETE) from a browser must come from this server's own origin (``Origin`` and
-  ``Sec-Fetch-Site`` say so) or from an origin in ``cors_allowed_origins``; JSON API requests
-  with a body must be ``application/json``, which a cross-site form or a "simple" fetch cannot
-  send without asking first (a CORS preflight, refused here).
+  ``Sec-Fetch-Site`` say so) or from an origin in ``cors_allowed_origins``; a JSON API body
+  that declares a type must declare ``application/json``, which a cross-site form or a
+  "simple" fetch cannot send without asking first (a CORS preflight, refused here).
 - **No CORS headers** unless the request's origin is allowed, so other sites cannot read
   answers either.
 
@@ -252,12 +252,8 @@ class GuardedApp:
 def _json_content_problem(headers: Headers) -> str | None:
     """Why a state-changing JSON API request's body is not acceptable, or None."""
     kind = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if kind == "application/json":
+    if kind in ("application/json", ""):
+        # No declared type: not a form (forms always declare theirs); a browser sending it
+        # from another site is refused by its Origin.
         return None
-    has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
-    if not kind and not has_body:
-        return None  # no body at all: nothing a form could smuggle
-    return (
-        f"The request body is {kind or 'of no declared type'}; this API takes "
-        "Content-Type: application/json."
-    )
+    return f"The request body is {kind}; this API takes Content-Type: application/json."
