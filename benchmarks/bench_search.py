@@ -65,6 +65,7 @@ from search_workload import (
 )
 
 from runstack.store.sql import schema
+from runstack.store.sql.block_summary import summary_row
 from runstack.store.sql.packing import pack_block
 
 HERE = Path(__file__).resolve().parent
@@ -84,6 +85,10 @@ RUNSTACK_RUN_COLUMNS = (
     "heartbeat_time", "heartbeat_deadline",
 )  # fmt: skip
 RUNSTACK_POINT_COLUMNS = ("run_id", "key", "value", "value_kind", "timestamp", "step")
+RUNSTACK_SUMMARY_COLUMNS = (
+    "run_id", "key", "first_seq", "n_points", "min_step", "max_step", "min_value", "max_value",
+    "chunks",
+)  # fmt: skip
 MLFLOW_RUN_COLUMNS = (
     "run_uuid", "name", "source_type", "source_name", "entry_point_name", "user_id", "status",
     "start_time", "end_time", "source_version", "lifecycle_stage", "artifact_uri",
@@ -109,13 +114,15 @@ def runstack_tables(
 ) -> Tables:
     """The rows runstack's API writes for these runs once they are finished (latest value NaN:
     value NULL, value_kind 1). The history is in ``metric_blocks`` (folded there from
-    ``metric_log`` when a run ends): one packed block per (run, key), each point numbered by
+    ``metric_log`` when a run ends, with its ``metric_summaries`` row): one packed block per
+    (run, key), each point numbered by
     the store-wide ``seq`` of its logging call (one ``log_metrics`` call per run), from
     ``first_seq``."""
     runs: list[Row] = []
     params: list[Row] = []
     tags: list[Row] = []
     metrics: list[Row] = []
+    summaries: list[Row] = []
     latest: list[Row] = []
     for number, s in enumerate(batch):
         seq = first_seq + number  # the run's one log_metrics call
@@ -131,12 +138,15 @@ def runstack_tables(
             row = (s.run_id, key, None if nan else value, 1 if nan else 0, s.end_time, s.step)
             points = pack_block([seq], [value], [s.end_time], [s.step])
             metrics.append((s.run_id, key, seq, 1, points))
+            summary = summary_row(s.run_id, key, seq, [value], [s.end_time], [s.step])
+            summaries.append(tuple(summary[c] for c in RUNSTACK_SUMMARY_COLUMNS))
             latest.append(row)
     return {
         "runs": (RUNSTACK_RUN_COLUMNS, runs),
         "params": (("run_id", "key", "value"), params),
         "tags": (("run_id", "key", "value"), tags),
         "metric_blocks": (("run_id", "key", "first_seq", "n_points", "points"), metrics),
+        "metric_summaries": (RUNSTACK_SUMMARY_COLUMNS, summaries),
         "latest_metrics": (RUNSTACK_POINT_COLUMNS, latest),
     }
 

@@ -16,7 +16,8 @@ import runstack
 from conftest import run_python
 from procs import children
 
-pytestmark = pytest.mark.usefixtures("clean_env")
+# Every test runs child interpreters: slow (deselect with -m "not slow").
+pytestmark = [pytest.mark.usefixtures("clean_env"), pytest.mark.slow]
 
 # Child scripts print "RUN <label> <run id>" for every run they start, so the test can find
 # the runs afterwards; this spy also prints "ENDED <run id> <status>" in the order runs end.

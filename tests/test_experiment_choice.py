@@ -175,6 +175,7 @@ def test_set_experiment_sets_both_variables(tracking: str, monkeypatch: pytest.M
     assert os.environ[ID] == runstack.get_experiment_by_name("another").experiment_id
 
 
+@pytest.mark.slow
 def test_child_process_follows_set_experiment(
     tracking: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 import runstack
 from runstack.errors import InvalidParameterError
-from runstack.filter_limits import (
+from runstack.filters.limits import (
     MAX_FILTER_CLAUSES,
     MAX_FILTER_DEPTH,
     MAX_FILTER_LENGTH,

@@ -377,6 +377,7 @@ def unique() -> itertools.count[int]:
     return itertools.count()
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40,
     deadline=None,

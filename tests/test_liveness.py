@@ -34,6 +34,7 @@ def _statuses(client: runstack.TrackingClient) -> dict[str, str]:
     return {run.info.run_id: run.info.status for run in client.search_runs(["0"])}
 
 
+@pytest.mark.slow
 def test_sigkilled_run_reads_back_as_killed_once_its_lease_expires(tracking: str) -> None:
     store_uri = tracking  # the fluent API points at it too
     client = runstack.TrackingClient(store_uri)
@@ -94,6 +95,7 @@ def test_sigkilled_run_reads_back_as_killed_once_its_lease_expires(tracking: str
     assert {run.info.run_id: run.info.status for run in found} == _statuses(client)
 
 
+@pytest.mark.slow
 def test_a_live_run_keeps_heartbeating_and_is_never_reaped(store_uri: str) -> None:
     # Ten beats per timeout, so that a busy machine delaying a beat or two cannot fail this.
     env = {**_env(store_uri), "RUNSTACK_HEARTBEAT_INTERVAL": str(TIMEOUT_S / 10)}
@@ -123,6 +125,7 @@ def test_a_live_run_keeps_heartbeating_and_is_never_reaped(store_uri: str) -> No
     assert KILLED_REASON_TAG not in run.data.tags
 
 
+@pytest.mark.slow
 def test_runs_created_without_a_lease_are_never_reaped(store_uri: str) -> None:
     client = runstack.TrackingClient(store_uri)
     with children() as procs:

@@ -278,6 +278,7 @@ def test_errors_are_the_servers_messages(server: BackgroundServer) -> None:
     assert str(caught.value) == str(expected.value)
 
 
+@pytest.mark.slow
 def test_a_batch_over_the_request_limit_is_refused_whole(server: BackgroundServer) -> None:
     client = runstack.TrackingClient(server.url)
     run_id = client.create_run("0").info.run_id
@@ -305,6 +306,7 @@ def test_using_a_rest_store_imports_no_server_or_database_library(server: Backgr
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.slow
 def test_heartbeats_keep_runs_alive_and_the_server_reaps_dead_ones(
     store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -81,6 +81,7 @@ def unique() -> itertools.count[int]:
     return itertools.count()
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(key=KEYS, value=VALUES, step=INT64, timestamp=TIMESTAMPS)
 def test_single_metric_round_trip(
@@ -103,6 +104,7 @@ def test_single_metric_round_trip(
     assert same_float(stored.data.metrics[name], float(value))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(
     key=KEYS,
@@ -152,6 +154,7 @@ def test_metric_series_history_and_latest(
     assert (latest.step, latest.timestamp) == (expected[1], expected[2])
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(key=KEYS, param=TEXT_VALUES, tag=TEXT_VALUES, value=VALUES)
 def test_unicode_keys_and_values_round_trip(

@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runstack.search.filter_parser import OrderKey, parse_order_by
-from runstack.search.nodes import And, Comparison, Field, InList, IsNull, Node, Not, Or
-from runstack.search.nodes import to_filter_text as render
+from runstack.filters.nodes import And, Comparison, Field, InList, IsNull, Node, Not, Or
+from runstack.filters.nodes import to_filter_text as render
+from runstack.filters.parser import OrderKey, parse_order_by
 from test_search_support import (
     BACKENDS,
     RunSpec,
@@ -269,6 +269,7 @@ SETTINGS = settings(
 )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(node=st.none() | filters, order_by=orderings, both=st.booleans())
 def test_results_match_the_model(
@@ -280,6 +281,7 @@ def test_results_match_the_model(
     assert search_runs(engine, text, order_by, experiment_ids) == expected, text
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40, deadline=None, suppress_health_check=list(SETTINGS.suppress_health_check)
 )

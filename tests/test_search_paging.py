@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from runstack.entities import ViewType
 from runstack.errors import InvalidParameterError
-from runstack.search import build_experiment_search, build_run_search
 from runstack.store.sql import schema
+from runstack.store.sql.query import build_experiment_search, build_run_search
 from test_search_support import (
     BACKENDS,
     RunSpec,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from runstack.errors import InvalidParameterError
-from runstack.search import OrderKey, parse_experiment_filter, parse_order_by, parse_run_filter
-from runstack.search.nodes import And, Comparison, Field, InList, IsNull, Not, Or, to_filter_text
+from runstack.filters import OrderKey, parse_experiment_filter, parse_order_by, parse_run_filter
+from runstack.filters.nodes import And, Comparison, Field, InList, IsNull, Not, Or, to_filter_text
 
 ACC = Field("metric", "acc", "number")
 LR = Field("param", "lr", "string")

@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from runstack.entities import ViewType
-from runstack.search import build_run_search, plan_choice
-from runstack.search.filter_parser import parse_run_filter
-from runstack.search.order_key_filter import split_filter
-from runstack.search.run_plans import choose_plan, segment_statement
+from runstack.filters.parser import parse_run_filter
+from runstack.store.sql.query import build_run_search, plan_choice
+from runstack.store.sql.query.plan_choice import choose_plan
+from runstack.store.sql.query.plans import segment_statement, split_filter
 from test_search_support import (
     BACKENDS,
     RunSpec,
@@ -247,6 +247,7 @@ def test_long_and_multibyte_values_match_exactly(backend: str, tmp_path: Path) -
         assert search_runs(engine, both) == ["v02", "v01"]
 
 
+@pytest.mark.slow
 def test_postgres_uses_the_prefix_index(tmp_path: Path) -> None:
     runs = [
         RunSpec(f"r{i:05d}", start_time=i, params={"p": f"v{i % 500}", "q": "same"})

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runstack.errors import InvalidParameterError
-from runstack.search import parse_experiment_filter, parse_order_by, parse_run_filter
-from runstack.search.nodes import (
+from runstack.filters import parse_experiment_filter, parse_order_by, parse_run_filter
+from runstack.filters.nodes import (
     And,
     Comparison,
     Field,
@@ -18,7 +19,7 @@ from runstack.search.nodes import (
     Or,
     to_filter_text,
 )
-from runstack.search.vocabulary import EXPERIMENT_VOCABULARY, RUN_VOCABULARY, Vocabulary
+from runstack.filters.vocabulary import EXPERIMENT_VOCABULARY, RUN_VOCABULARY, Vocabulary
 
 keys = st.text(min_size=1, max_size=12)
 strings = st.text(max_size=12)
@@ -75,6 +76,7 @@ def normalise(node: Node) -> Node:
     return node
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(trees(RUN_VOCABULARY))
 def test_run_filters_round_trip(tree: Node) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from runstack.entities import ViewType
 from runstack.errors import InvalidParameterError
-from runstack.search import build_run_search
+from runstack.store.sql.query import build_run_search
 from test_search_support import (
     BACKENDS,
     RunSpec,

@@ -8,9 +8,15 @@ from pathlib import Path
 import pytest
 
 from runstack.entities import ViewType
-from runstack.search import RunPage, RunSearchQuery, build_experiment_search, build_run_search
-from runstack.search.run_plans import Plan, candidate_plans
 from runstack.store.sql.database import Database, Tx
+from runstack.store.sql.query import (
+    RunPage,
+    RunSearchQuery,
+    build_experiment_search,
+    build_run_search,
+)
+from runstack.store.sql.query.plan_choice import candidate_plans
+from runstack.store.sql.query.plans import Plan
 from test_search_support import BACKENDS, RunSpec, fresh_engine, insert_experiment, insert_runs
 
 RUNS = [

@@ -2,7 +2,7 @@
 
 Not a test module itself (it holds no tests); it is named ``test_search_*`` only to live next
 to the tests that use it. Rows are written with SQLAlchemy Core straight into the schema
-tables, so these tests depend on nothing but ``runstack.search`` and the schema.
+tables, so these tests depend on nothing but ``runstack.store.sql.query`` and the schema.
 
 PostgreSQL: ``RUNSTACK_TEST_POSTGRES_URI`` (default postgres@127.0.0.1:5432) as in conftest;
 each database is created for the test module or test and dropped afterwards. When the server
@@ -25,9 +25,9 @@ import pytest
 import sqlalchemy as sa
 
 from runstack.entities import ViewType
-from runstack.search import RunSearchQuery, build_experiment_search, build_run_search
-from runstack.search.run_plans import candidate_plans
 from runstack.store.sql import schema
+from runstack.store.sql.query import RunSearchQuery, build_experiment_search, build_run_search
+from runstack.store.sql.query.plan_choice import candidate_plans
 
 BACKENDS = ["sqlite", "postgresql"]
 POSTGRES_ADMIN_URI = os.environ.get(

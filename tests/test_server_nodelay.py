@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from runstack.server.tcp import NoDelayHTTPProtocol, bind, set_nodelay
 from test_server_scale import served
@@ -33,6 +34,7 @@ def _median_ms(url: str) -> float:
     return statistics.median(timings)
 
 
+@pytest.mark.slow
 def test_two_workers_answer_kept_alive_requests_without_stalling(tmp_path: Path) -> None:
     with served(f"sqlite:///{tmp_path}/nodelay.db", workers=2) as url:
         median = _median_ms(url)

@@ -191,6 +191,7 @@ def _fake_git_repo(root: Path, sha: str) -> None:
     (git / "refs" / "heads" / "main").write_text(sha + "\n")
 
 
+@pytest.mark.slow
 def test_git_commit_tag_when_script_is_in_a_work_tree(tracking: str, tmp_path: Path) -> None:
     sha = "0123456789abcdef0123456789abcdef01234567"
     repo = tmp_path / "repo"

@@ -9,6 +9,16 @@ This module imports no database, web or CLI library: the store is opened on firs
 
 from __future__ import annotations
 
+from runstack.artifacts.fluent import (
+    get_artifact_uri,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_image,
+    log_table,
+    log_text,
+)
 from runstack.client import MlflowClient, TrackingClient
 from runstack.entities import (
     Dataset,
@@ -109,17 +119,25 @@ __all__ = [
     "delete_tag",
     "end_run",
     "flush_async_logging",
+    "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
     "get_run",
     "get_tracking_uri",
     "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_image",
     "log_input",
     "log_inputs",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
+    "log_text",
     "restore_experiment",
     "restore_run",
     "search_experiments",

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING
 
 from runstack.entities import Metric
 from runstack.errors import RunstackError
+from runstack.settings import ASYNC_LOGGING
 
 if TYPE_CHECKING:
     from runstack.client import TrackingClient
-
-ASYNC_ENV = "MLFLOW_ENABLE_ASYNC_LOGGING"
 
 # Reentrant: the SIGTERM handler flushes in the main thread, which may be inside submit().
 _lock = threading.RLock()
@@ -29,7 +28,7 @@ _pending: set[Future[None]] = set()
 
 
 def enabled_by_default() -> bool:
-    return os.environ.get(ASYNC_ENV, "").strip().lower() in ("1", "true", "yes")
+    return ASYNC_LOGGING.read()
 
 
 class RunOperations:

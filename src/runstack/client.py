@@ -2,7 +2,8 @@
 
 The client validates and converts arguments, then makes exactly one store call, so a call
 that fails validation never reaches the database and a call that fails in the database
-changes nothing. The fluent functions in ``runstack.fluent`` are thin wrappers over it.
+changes nothing. The fluent functions (``runstack.fluent``, through the run session in
+``runstack.session``) are thin wrappers over it.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from runstack import async_logging, run_versions
-from runstack.clock import now_ms
+from runstack import async_logging, run_creation, run_versions
+from runstack.artifacts.client_methods import ArtifactMethods
+from runstack.artifacts.locations import check_artifact_location
 from runstack.entities import (
     Experiment,
     Metric,
@@ -24,9 +26,8 @@ from runstack.entities import (
 )
 from runstack.errors import InvalidParameterError
 from runstack.input_validation import check_dataset_inputs, refuse_model_inputs
-from runstack.metric_columns import MetricColumns
+from runstack.metric_columns import make_metric, make_metrics
 from runstack.store import Store, get_store
-from runstack.tags import PARENT_RUN_ID, RUN_NAME, USER
 from runstack.tracking_uri import get_tracking_uri, normalise_uri
 from runstack.validation import (
     as_str_dict,
@@ -36,35 +37,13 @@ from runstack.validation import (
     validate_experiment_name,
     validate_experiment_tag,
     validate_key,
-    validate_metric_value,
     validate_param,
     validate_run_id,
     validate_run_name,
     validate_status,
-    validate_step,
     validate_tag,
     validate_timestamp,
 )
-
-
-def make_metric(key: object, value: object, timestamp: object, step: object) -> Metric:
-    """A validated Metric: float value (±inf and NaN kept), integer step, integer timestamp."""
-    name = validate_key(key, "Metric")
-    return Metric(
-        name,
-        validate_metric_value(name, value),
-        now_ms() if timestamp is None else validate_timestamp(timestamp),
-        validate_step(name, step),
-    )
-
-
-def make_metrics(values: Mapping[Any, object], timestamp: object, step: object) -> MetricColumns:
-    """One dict of metric values sharing a timestamp and a step, validated in one pass."""
-    keys = [validate_key(key, "Metric") for key in values]
-    numbers = [validate_metric_value(k, v) for k, v in zip(keys, values.values(), strict=True)]
-    stamp = now_ms() if timestamp is None else validate_timestamp(timestamp)
-    checked_step = validate_step(keys[0], step) if keys else 0
-    return MetricColumns(keys, numbers, stamp, checked_step)
 
 
 def _view_type(value: object) -> ViewType:
@@ -78,8 +57,9 @@ def _view_type(value: object) -> ViewType:
         ) from None
 
 
-class TrackingClient:
-    """A client of one tracking store (the current tracking URI unless given)."""
+class TrackingClient(ArtifactMethods):
+    """A client of one tracking store (the current tracking URI unless given); its artifact
+    methods (``log_artifact``, ``list_artifacts``, ...) come from ``ArtifactMethods``."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:
         self.tracking_uri = normalise_uri(tracking_uri) if tracking_uri else get_tracking_uri()
@@ -101,12 +81,9 @@ class TrackingClient:
     ) -> str:
         """Create an experiment and return its id; it does not become the active one."""
         validate_experiment_name(name)
-        if artifact_location is not None and str(artifact_location).startswith("runs:"):
-            raise InvalidParameterError(
-                f"Invalid artifact location {artifact_location!r}: 'runs:' URIs cannot be used."
-            )
+        location = check_artifact_location(artifact_location)
         checked = [validate_experiment_tag(k, v) for k, v in as_str_dict(tags, "tags").items()]
-        return self.store.create_experiment(name, artifact_location, checked)
+        return self.store.create_experiment(name, location, checked)
 
     def get_experiment(self, experiment_id: str | int) -> Experiment:
         return self.store.get_experiment(validate_experiment_id(experiment_id))
@@ -160,33 +137,23 @@ class TrackingClient:
         parent_run_id: str | None = None,
         heartbeat_timeout_ms: int | None = None,
     ) -> Run:
-        """Create a RUNNING run. Tags are validated and converted to strings first.
+        """Create a RUNNING run. Tags are validated and converted to strings first; the
+        rules for its name, parent and start time are ``runstack.run_creation``'s (the
+        server's too).
 
-        ``parent_run_id`` links the run as a child (tag ``mlflow.parentRunId``);
-        ``heartbeat_timeout_ms`` promises heartbeats (see ``renew_heartbeats``) and makes
-        the run reapable if they stop.
+        ``parent_run_id`` (or the tag ``mlflow.parentRunId``) links the run as a child of an
+        existing, active run; ``heartbeat_timeout_ms`` promises heartbeats (see
+        ``renew_heartbeats``) and makes the run reapable if they stop.
         """
-        exp_id = validate_experiment_id(experiment_id)
-        checked = dict(validate_tag(k, v) for k, v in as_str_dict(tags, "tags").items())
-        tag_name = checked.get(RUN_NAME)
-        if run_name and tag_name and run_name != tag_name:
-            raise InvalidParameterError(
-                f"run_name {run_name!r} differs from the {RUN_NAME} tag {tag_name!r}; "
-                "give the name once."
-            )
-        name = run_name or tag_name
-        if name:
-            validate_run_name(name)
-        else:
-            from runstack.run_names import generate_run_name
-
-            name = generate_run_name()
-        if parent_run_id is not None:
-            checked[PARENT_RUN_ID] = validate_run_id(parent_run_id)
-        start = now_ms() if not start_time else validate_timestamp(start_time, "start_time")
-        user = checked.get(USER, "unknown")
-        run = self.store.create_run(
-            exp_id, user, start, name, list(checked.items()), parent_run_id, heartbeat_timeout_ms
+        run = run_creation.create_run(
+            self.store,
+            experiment_id,
+            start_time,
+            as_str_dict(tags, "tags").items(),
+            run_name,
+            None,
+            parent_run_id,
+            heartbeat_timeout_ms,
         )
         run_versions.bump(run.info.run_id)
         return run

@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from runstack.errors import InvalidParameterError
+
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
@@ -59,8 +61,48 @@ class ViewType(enum.IntEnum):
 
 
 class LifecycleStage:
+    """Whether an experiment or run is active or (softly) deleted; MLflow's strings."""
+
     ACTIVE = "active"
     DELETED = "deleted"
+
+    @classmethod
+    def is_valid(cls, lifecycle_stage: str) -> bool:
+        return lifecycle_stage in (cls.ACTIVE, cls.DELETED)
+
+    @classmethod
+    def view_type_to_stages(cls, view_type: int = ViewType.ALL) -> list[str]:
+        """The stages a listing with ``view_type`` includes."""
+        stages = []
+        if view_type in (ViewType.ACTIVE_ONLY, ViewType.ALL):
+            stages.append(cls.ACTIVE)
+        if view_type in (ViewType.DELETED_ONLY, ViewType.ALL):
+            stages.append(cls.DELETED)
+        return stages
+
+    @classmethod
+    def matches_view_type(cls, view_type: int, lifecycle_stage: str) -> bool:
+        if not cls.is_valid(lifecycle_stage):
+            raise InvalidParameterError(f"Invalid lifecycle stage {lifecycle_stage!r}.")
+        return lifecycle_stage in cls.view_type_to_stages(ViewType(view_type))
+
+
+class SourceType(enum.IntEnum):
+    """Where a run's code came from (tag ``mlflow.source.type``); MLflow's values."""
+
+    NOTEBOOK = 1
+    JOB = 2
+    PROJECT = 3
+    LOCAL = 4
+    UNKNOWN = 5
+
+    @staticmethod
+    def to_string(source_type: int) -> str:
+        return SourceType(source_type).name
+
+    @staticmethod
+    def from_string(source_type: str) -> SourceType:
+        return SourceType[source_type]
 
 
 @dataclass(frozen=True)
@@ -235,6 +277,16 @@ class Experiment:
     tags: dict[str, str] = field(default_factory=dict)
     creation_time: int | None = None
     last_update_time: int | None = None
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """One entry of an artifact listing: ``path`` relative to the run's artifact root,
+    "/"-separated; ``file_size`` in bytes, None for a directory (as MLflow)."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None = None
 
 
 class PagedList(list[Any]):

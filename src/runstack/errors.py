@@ -4,11 +4,19 @@
 
     RunstackError                      base: ``error_code``, ``http_status``; alias MlflowException
     ├── InvalidParameterError          INVALID_PARAMETER_VALUE, 400: a bad value from the caller
+    │   └── SettingError               an environment variable breaks its rule (runstack.settings)
     ├── ResourceNotFoundError          RESOURCE_DOES_NOT_EXIST, 404: no such run/experiment/tag
     ├── ResourceAlreadyExistsError     RESOURCE_ALREADY_EXISTS, 400 (as MLflow): a name is taken
     ├── InvalidStateError              INVALID_STATE, 400: the object is in the wrong state
     │   └── RunAlreadyActiveError      start_run() while a run is active and nested=False
-    └── StoreUnavailableError          TEMPORARILY_UNAVAILABLE, 503: the database cannot be reached
+    ├── StoreUnavailableError          TEMPORARILY_UNAVAILABLE, 503: the database cannot be reached
+    ├── NotImplementedByRunstack       NOT_IMPLEMENTED, 501: an MLflow feature runstack lacks
+    └── ApiError                       its own code and status: the HTTP request itself is
+                                       wrong (no such endpoint 404, wrong method 405, body
+                                       not a JSON object 400, body too large 413)
+
+The server answers every one of them as MLflow's JSON error ``{"error_code", "message"}``
+with the class's HTTP status; anything else that escapes a handler is a logged 500.
 
 Messages say what was wrong, with the offending value, and what to do instead. They never
 contain SQL or database driver text.
@@ -54,9 +62,34 @@ class RunstackError(Exception):
         """The JSON error body of MLflow's REST API."""
         return {"error_code": self.error_code, "message": self.message}
 
+    # MLflow's MlflowException methods, for code that calls them.
+    def get_http_status_code(self) -> int:
+        return self.http_status
+
+    def serialize_as_json(self) -> str:
+        import json
+
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def invalid_parameter_value(cls, message: str) -> RunstackError:
+        """MLflow's constructor for an INVALID_PARAMETER_VALUE error."""
+        return InvalidParameterError(message)
+
 
 class InvalidParameterError(RunstackError):
     default_error_code = "INVALID_PARAMETER_VALUE"
+
+
+class SettingError(InvalidParameterError):
+    """An environment variable whose value breaks its rule; names the variable, the value
+    and the rule."""
+
+    def __init__(self, name: str, value: str, rule: str) -> None:
+        super().__init__(f"{name}={value!r} is invalid: it must be {rule}. Fix or unset it.")
+        self.name = name
+        self.value = value
+        self.rule = rule
 
 
 class ResourceNotFoundError(RunstackError):
@@ -77,6 +110,24 @@ class RunAlreadyActiveError(InvalidStateError):
 
 class StoreUnavailableError(RunstackError):
     default_error_code = "TEMPORARILY_UNAVAILABLE"
+
+
+class NotImplementedByRunstack(RunstackError):
+    """A request for something MLflow has and runstack does not (logged-model inputs)."""
+
+    default_error_code = "NOT_IMPLEMENTED"
+
+
+class ApiError(RunstackError):
+    """An error about the HTTP request itself, with its own status."""
+
+    def __init__(self, message: str, error_code: str, status: int) -> None:
+        super().__init__(message, error_code)
+        self.status = status
+
+    @property
+    def http_status(self) -> int:
+        return self.status
 
 
 # MLflow's name for the base class, so ``except mlflow.MlflowException`` keeps working.

@@ -13,12 +13,12 @@ import socket
 import sys
 from pathlib import Path
 
+from runstack.settings import TRACKING_USERNAME
 from runstack.tags import GIT_BRANCH, GIT_COMMIT, HOST, PID, SOURCE_NAME, SOURCE_TYPE, USER
 
 
 def current_user() -> str:
-    from_env = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    return from_env or _login_name()
+    return TRACKING_USERNAME.read() or _login_name()
 
 
 @functools.lru_cache(maxsize=1)

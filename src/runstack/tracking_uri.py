@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 
 from runstack.errors import InvalidParameterError
+from runstack.settings import TRACKING_URI
 
-TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 DEFAULT_DB_NAME = "runstack.db"
 
 _lock = threading.Lock()
@@ -59,11 +59,11 @@ def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
     global _explicit_uri
     if uri is None:
         _explicit_uri = None
-        os.environ.pop(TRACKING_URI_ENV, None)
+        TRACKING_URI.unset()
         return
     resolved = normalise_uri(uri)
     _explicit_uri = resolved
-    os.environ[TRACKING_URI_ENV] = resolved
+    TRACKING_URI.export(resolved)
 
 
 def reset() -> None:
@@ -77,7 +77,7 @@ def get_tracking_uri() -> str:
     """The URI in effect now, always in absolute form."""
     if _explicit_uri is not None:
         return _explicit_uri
-    from_env = os.environ.get(TRACKING_URI_ENV)
+    from_env = TRACKING_URI.read()
     if from_env:
         return normalise_uri(from_env)
     return normalise_uri(DEFAULT_DB_NAME)

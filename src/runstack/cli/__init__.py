@@ -1,5 +1,5 @@
 """The ``runstack`` command line: experiments, runs, garbage collection, schema upgrades and
-the tracking server.
+the tracking server and its web UI.
 
 Every command takes ``--tracking-uri`` (else ``MLFLOW_TRACKING_URI``, else ``./runstack.db``).
 Bad input prints one line, ``Error: ...``, and exits with status 1 (2 for usage errors):
@@ -15,8 +15,9 @@ import click
 
 from runstack.cli.experiments import experiments
 from runstack.cli.maintenance import db, gc
+from runstack.cli.run import run
 from runstack.cli.runs import runs
-from runstack.cli.server import server
+from runstack.cli.server import server, ui
 from runstack.errors import RunstackError
 
 
@@ -38,9 +39,11 @@ def main() -> None:
 
 main.add_command(experiments)
 main.add_command(runs)
+main.add_command(run)
 main.add_command(gc)
 main.add_command(db)
 main.add_command(server)
+main.add_command(ui)
 
 
 if __name__ == "__main__":  # pragma: no cover

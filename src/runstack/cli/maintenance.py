@@ -45,26 +45,44 @@ def _sql_store(tracking_uri: str | None):  # type: ignore[no-untyped-def]
     metavar="DURATION",
     help="Only what was deleted at least this long ago, e.g. 30d [default: everything deleted].",
 )
-def gc(tracking_uri: str | None, older_than: str | None) -> None:
-    """Permanently remove deleted runs and experiments, freeing experiment names."""
+@click.option(
+    "--artifacts-destination",
+    default=None,
+    metavar="URI",
+    help="Where the tracking server keeps mlflow-artifacts:/ files (its --artifacts-destination).",
+)
+def gc(tracking_uri: str | None, older_than: str | None, artifacts_destination: str | None) -> None:
+    """Permanently remove deleted runs and experiments, with their artifacts, freeing
+    experiment names."""
     from rich.progress import Progress
+
+    from runstack.artifacts.cleanup import human_size
+    from runstack.cli.gc_artifacts import ArtifactSweeper
 
     cutoff = now_ms()
     if older_than:
         cutoff -= int(parse_duration(older_than) * 1000)
     store = _sql_store(tracking_uri)
+    sweeper = ArtifactSweeper(store.db, artifacts_destination)
     try:
         run_ids, experiment_ids = store.deleted_before(cutoff)
         removed_runs = 0
         with Progress(transient=True) as progress:
             task = progress.add_task("Removing runs", total=len(run_ids))
             for start in range(0, len(run_ids), 200):
-                removed_runs += store.purge_runs(run_ids[start : start + 200])
-                progress.update(task, advance=len(run_ids[start : start + 200]))
-        removed_runs += store.purge_experiments(experiment_ids)
+                chunk = run_ids[start : start + 200]
+                removed_runs += store.purge_runs(sweeper.sweep_runs(chunk))
+                progress.update(task, advance=len(chunk))
+        purged_experiments = [e for e in experiment_ids if sweeper.sweep_experiment(e)]
+        removed_runs += store.purge_experiments(purged_experiments)
     finally:
         store.close()
-    click.echo(f"Removed {removed_runs} run(s) and {len(experiment_ids)} experiment(s) for good.")
+    click.echo(
+        f"Removed {removed_runs} run(s) and {len(purged_experiments)} experiment(s) for good; "
+        f"freed {human_size(sweeper.freed)} of artifacts."
+    )
+    for problem in sweeper.problems:
+        click.echo(f"Kept {problem}", err=True)
 
 
 @click.group()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -43,6 +42,7 @@ def serve(
     workers: int = 1,
     *,
     access_log: bool = False,
+    read_only: bool = False,
     allow_unauthenticated: bool = False,
     allowed_hosts: Sequence[str] = (),
     cors_allowed_origins: Sequence[str] = (),
@@ -52,7 +52,8 @@ def serve(
     limits: ConnectionLimits | None = None,
     search_timeout_s: float | None = None,
 ) -> None:
-    """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped.
+    """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped;
+    with ``read_only``, every request that would change data is refused (403).
 
     Each worker process opens its own store. With several workers, use PostgreSQL (SQLite
     works, but its single writer makes more workers pointless for writes). The server has
@@ -78,19 +79,19 @@ def serve(
         ) from None
     check_backend(backend_store_uri)
 
-    from runstack.server.app import BACKEND_ENV
     from runstack.server.connection_limits import PROTOCOL, ConnectionLimits
     from runstack.server.guards import GuardSettings
-    from runstack.store.sql.statement_timeout import TIMEOUT_ENV
+    from runstack.settings import SEARCH_TIMEOUT, SERVER_BACKEND_STORE_URI, SERVER_READ_ONLY
 
     limits = limits or ConnectionLimits()
     guards = GuardSettings.for_bind(host, allowed_hosts, cors_allowed_origins, x_frame_options)
     # Read by each worker process: its app factory, its protocol class and its store.
-    os.environ[BACKEND_ENV] = backend_store_uri
-    os.environ.update(guards.to_environment(host))
-    os.environ.update(limits.to_environment())
+    SERVER_BACKEND_STORE_URI.export(backend_store_uri)
+    SERVER_READ_ONLY.export("true" if read_only else "false")
+    guards.export(host)
+    limits.export()
     if search_timeout_s is not None:
-        os.environ[TIMEOUT_ENV] = repr(search_timeout_s)
+        SEARCH_TIMEOUT.export(repr(search_timeout_s))
     if not is_loopback(host):
         logger.warning(
             "runstack server: listening on %s WITHOUT AUTHENTICATION (--allow-unauthenticated):"

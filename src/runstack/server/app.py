@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,50 +25,29 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from runstack import __version__
-from runstack.errors import InvalidParameterError, RunstackError, StoreUnavailableError
-from runstack.server import handlers_runstack, reaper
-from runstack.server.connection_limits import ConnectionLimits
-from runstack.server.endpoints import AJAX_PREFIX, MLFLOW_PREFIX, Endpoint
+from runstack import __version__, settings
+from runstack.errors import ApiError, InvalidParameterError, RunstackError, StoreUnavailableError
+from runstack.server import handlers_ui, reaper
+from runstack.server.config import ServerSettings
+from runstack.server.endpoints import (
+    AJAX_PREFIX,
+    MLFLOW_PREFIX,
+    RUNSTACK_AJAX_PREFIX,
+    RUNSTACK_PREFIX,
+    Endpoint,
+)
 from runstack.server.fields import parse_fields, query_to_raw
-from runstack.server.guards import GuardedApp, GuardSettings
+from runstack.server.guards import GuardedApp
 from runstack.server.openapi import openapi_document
 from runstack.server.request_json import decode_object
 from runstack.server.routes import ALL_ENDPOINTS
 from runstack.store import open_store
 from runstack.store.base import Store
 
-BACKEND_ENV = "RUNSTACK_SERVER_BACKEND_STORE_URI"
-MAX_BODY_ENV = "RUNSTACK_SERVER_MAX_BODY_BYTES"
-THREADS_ENV = "RUNSTACK_SERVER_THREADS"
-DEFAULT_MAX_BODY_BYTES = 1_000_000
-# Each thread may hold a database connection: stay within the SQL store's pool.
-DEFAULT_THREADS = 12
 _API_PREFIXES = ("/api/", "/ajax-api/")
 _OPENAPI_PATH = "/api/2.0/runstack/openapi.json"
 
 logger = logging.getLogger("runstack.server")
-
-
-class ApiError(RunstackError):
-    """An error about the HTTP request itself, with its own status."""
-
-    def __init__(self, message: str, error_code: str, status: int) -> None:
-        super().__init__(message, error_code)
-        self.status = status
-
-    @property
-    def http_status(self) -> int:
-        return self.status
-
-
-def _positive_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not (raw.isascii() and raw.isdigit() and len(raw) < 12) or int(raw) < 1:
-        raise InvalidParameterError(f"{name}={raw!r} is not a positive integer.")
-    return int(raw)
 
 
 class StoreHolder:
@@ -149,13 +127,24 @@ def _too_large(size: int, limit: int) -> ApiError:
     )
 
 
-def _index() -> dict[str, Endpoint]:
+def _index(read_only: bool) -> dict[str, Endpoint]:
     table = {}
-    for endpoint in ALL_ENDPOINTS:
+    for endpoint in (*ALL_ENDPOINTS, handlers_ui.config_endpoint(read_only)):
         table[endpoint.full_path] = endpoint
         if endpoint.prefix == MLFLOW_PREFIX:
             table[AJAX_PREFIX + endpoint.path] = endpoint
+        elif endpoint.prefix == RUNSTACK_PREFIX:
+            table[RUNSTACK_AJAX_PREFIX + endpoint.path] = endpoint
     return table
+
+
+def _refuse_changes(endpoint: Endpoint) -> ApiError:
+    return ApiError(
+        f"This server is read-only (--read-only): {endpoint.full_path} would change data "
+        "and is refused. Restart it without --read-only to make changes.",
+        "PERMISSION_DENIED",
+        403,
+    )
 
 
 class TrackingApp:
@@ -163,9 +152,10 @@ class TrackingApp:
     object: one logged value is one request, and the framework's share of it counts. Health,
     version, the OpenAPI document and the lifespan go to a small Starlette app."""
 
-    def __init__(self, api: ASGIApp, rest: Starlette) -> None:
+    def __init__(self, api: ASGIApp, rest: Starlette, settings: ServerSettings) -> None:
         self.api = api
         self.rest = rest
+        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -176,26 +166,23 @@ class TrackingApp:
 
 
 def create_app(
-    backend_store_uri: str,
-    guards: GuardSettings | None = None,
-    limits: ConnectionLimits | None = None,
+    backend_store_uri: str, server_settings: ServerSettings | None = None
 ) -> GuardedApp:
-    """The ASGI app serving the tracking API over the store at ``backend_store_uri``, behind
-    the request guards; ``guards`` and ``limits`` default to what ``runstack.server.serve``
-    configured (through the environment)."""
+    """The ASGI app serving the tracking API over the store at ``backend_store_uri``, with
+    ``server_settings`` (default: from the environment), kept on the app as ``.settings``,
+    behind the request guards (``server_settings.guards``; see guards.py). With
+    ``server_settings.read_only``, every request that would change data is refused."""
     holder = StoreHolder(backend_store_uri)
-    body_limit = _positive_env(MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES)
-    body_timeout_s = (limits or ConnectionLimits.from_environment()).body_timeout_s
+    config = server_settings or ServerSettings.from_environment()
+    body_limit = config.max_body_bytes
     # Store calls block: they run on these threads (each may hold a database connection).
-    workers = ThreadPoolExecutor(
-        _positive_env(THREADS_ENV, DEFAULT_THREADS), thread_name_prefix="runstack-api"
-    )
-    handlers_runstack.SERVER_LIMITS["max_request_bytes"] = body_limit
-    endpoints = _index()
+    workers = ThreadPoolExecutor(config.threads, thread_name_prefix="runstack-api")
+    endpoints = _index(config.read_only)
     document = openapi_document(ALL_ENDPOINTS)
 
     def call(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any]:
-        return endpoint.handler(holder.get(), args)
+        body = endpoint.handler(holder.get(), args)
+        return {**body, **config.client_limits()} if endpoint.reports_limits else body
 
     # A PostgreSQL call waits only for the database's own short work, so a quick request that
     # is the only one in this process is answered on the event loop: handing it to a thread
@@ -234,11 +221,13 @@ def create_app(
                     "BAD_REQUEST",
                     405,
                 )
+            if config.read_only and endpoint.changes_state:
+                raise _refuse_changes(endpoint)
             if method == "GET":
                 query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
                 raw = query_to_raw(endpoint.fields, query)
             else:
-                body = await _read_body(scope, receive, body_limit, body_timeout_s)
+                body = await _read_body(scope, receive, body_limit, config.body_timeout_s)
                 raw = decode_object(body)
             args = parse_fields(endpoint.fields, raw)
             response: Response = JSONResponse(await answer(endpoint, args))
@@ -271,7 +260,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         store = await loop.run_in_executor(workers, holder.get)
-        sweeper = reaper.Reaper(store)
+        sweeper = reaper.Reaper(store, config.reap_interval_s)
         sweeper.start()
         try:
             yield
@@ -289,15 +278,16 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    return GuardedApp(TrackingApp(api, rest), guards or GuardSettings.from_environment())
+    rest.state.settings = config
+    return GuardedApp(TrackingApp(api, rest, config), config.guards)
 
 
 def app_from_environment() -> GuardedApp:
     """The factory uvicorn calls in each worker process (the URI comes in the environment)."""
-    uri = os.environ.get(BACKEND_ENV)
+    uri = settings.SERVER_BACKEND_STORE_URI.read()
     if not uri:
         raise InvalidParameterError(
-            f"{BACKEND_ENV} is not set; start the server with `runstack server` or "
-            "runstack.server.serve()."
+            f"{settings.SERVER_BACKEND_STORE_URI.name} is not set; start the server with "
+            "`runstack server` or runstack.server.serve()."
         )
     return create_app(uri)

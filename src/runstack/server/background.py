@@ -6,6 +6,7 @@ For tests, benchmarks and notebooks: ``with BackgroundServer(uri) as url:`` give
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from types import TracebackType
@@ -14,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from runstack.server.app import create_app
+from runstack.server.config import ServerSettings
 from runstack.server.connection_limits import ConnectionLimits, HeaderTimeoutProtocol
 from runstack.server.guards import GuardSettings
 from runstack.server.tcp import bind
@@ -29,17 +31,23 @@ class BackgroundServer:
         port: int = 0,
         *,
         app: Any = None,
+        server_settings: ServerSettings | None = None,
         guards: GuardSettings | None = None,
         limits: ConnectionLimits | None = None,
     ) -> None:
-        """Serve ``create_app(backend_store_uri, guards)``, or any ASGI ``app`` given instead,
-        with the connection ``limits`` (default: ``runstack server``'s)."""
+        """Serve ``create_app(backend_store_uri)`` with ``server_settings`` (default: from the
+        environment) but ``guards`` and ``limits`` (default: ``runstack server``'s for
+        ``host``), or any ASGI ``app`` given instead."""
         limits = limits or ConnectionLimits()
         if app is None:
             if backend_store_uri is None:
                 raise ValueError("BackgroundServer needs a backend store URI or an app.")
-            guards = guards or GuardSettings.for_bind(host)
-            app = create_app(backend_store_uri, guards, limits)
+            chosen = dataclasses.replace(
+                server_settings or ServerSettings.from_environment(),
+                guards=guards or GuardSettings.for_bind(host),
+                body_timeout_s=limits.body_timeout_s,
+            )
+            app = create_app(backend_store_uri, chosen)
         protocol = type(
             "BackgroundProtocol",
             (HeaderTimeoutProtocol,),

@@ -13,54 +13,38 @@ itself limits how long reading a body may take (``read_body`` in app.py).
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from runstack.errors import InvalidParameterError
+from runstack import settings
 from runstack.server.tcp import NoDelayHTTPProtocol
 
-HEADER_TIMEOUT_ENV = "RUNSTACK_SERVER_HEADER_TIMEOUT"
-BODY_TIMEOUT_ENV = "RUNSTACK_SERVER_BODY_TIMEOUT"
 PROTOCOL = "runstack.server.connection_limits:HeaderTimeoutProtocol"
-
-
-def _seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 3600:
-        raise InvalidParameterError(f"{name}={raw!r} is not a number of seconds in (0, 3600].")
-    return value
 
 
 @dataclass(frozen=True)
 class ConnectionLimits:
     """Every limit on connections, with the defaults ``runstack server`` uses."""
 
-    header_timeout_s: float = 10.0  # from connecting (or the last answer) to the full headers
-    body_timeout_s: float = 30.0  # from the headers to the last byte of a JSON API body
+    # From connecting (or the last answer) to the full headers.
+    header_timeout_s: float = settings.SERVER_HEADER_TIMEOUT.default
+    # From the headers to the last byte of a JSON API body.
+    body_timeout_s: float = settings.SERVER_BODY_TIMEOUT.default
     idle_timeout_s: float = 5.0  # a kept-alive connection with no request (uvicorn's)
     limit_concurrency: int = 1000  # connections + requests in flight per process; then 503
     max_header_bytes: int = 16_384  # h11's incomplete-event limit; httptools caps at 80 KB
 
     @classmethod
     def from_environment(cls) -> ConnectionLimits:
-        defaults = cls()
         return cls(
-            header_timeout_s=_seconds(HEADER_TIMEOUT_ENV, defaults.header_timeout_s),
-            body_timeout_s=_seconds(BODY_TIMEOUT_ENV, defaults.body_timeout_s),
+            header_timeout_s=settings.SERVER_HEADER_TIMEOUT.read(),
+            body_timeout_s=settings.SERVER_BODY_TIMEOUT.read(),
         )
 
-    def to_environment(self) -> dict[str, str]:
-        return {
-            HEADER_TIMEOUT_ENV: repr(self.header_timeout_s),
-            BODY_TIMEOUT_ENV: repr(self.body_timeout_s),
-        }
+    def export(self) -> None:
+        """For the worker processes ``runstack server`` starts."""
+        settings.SERVER_HEADER_TIMEOUT.export(repr(self.header_timeout_s))
+        settings.SERVER_BODY_TIMEOUT.export(repr(self.body_timeout_s))
 
     def uvicorn_options(self) -> dict[str, Any]:
         return {
@@ -74,10 +58,12 @@ class HeaderTimeoutProtocol(NoDelayHTTPProtocol):
     """uvicorn's HTTP protocol, closing a connection whose next request's headers are not
     complete within ``header_timeout_s`` of the connection opening or the last response."""
 
-    header_timeout_s = ConnectionLimits.from_environment().header_timeout_s
+    # A subclass may fix it (BackgroundServer does); else ``runstack server``'s setting.
+    header_timeout_s: float | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._header_timeout_s = self.header_timeout_s or settings.SERVER_HEADER_TIMEOUT.read()
         self._header_timer: asyncio.TimerHandle | None = None
         inner: Any = getattr(self, "app")  # noqa: B009  (set by uvicorn, untyped here)
 
@@ -102,7 +88,7 @@ class HeaderTimeoutProtocol(NoDelayHTTPProtocol):
 
     def _start_header_timer(self) -> None:
         self._stop_header_timer()
-        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
+        self._header_timer = self.loop.call_later(self._header_timeout_s, self._headers_too_slow)
 
     def _stop_header_timer(self) -> None:
         if self._header_timer is not None:

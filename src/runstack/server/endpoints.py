@@ -19,6 +19,8 @@ MLFLOW_PREFIX = "/api/2.0/mlflow/"
 AJAX_PREFIX = "/ajax-api/2.0/mlflow/"
 # runstack's own additions, needed by its REST store; MLflow's paths stay MLflow-shaped.
 RUNSTACK_PREFIX = "/api/2.0/runstack/"
+# ... also answered here, beside MLflow's UI prefix (the web UI calls both this way).
+RUNSTACK_AJAX_PREFIX = "/ajax-api/2.0/runstack/"
 
 Handler = Callable[[Store, dict[str, Any]], dict[str, Any]]
 
@@ -35,6 +37,16 @@ class Endpoint:
     # One short store call on one run (start, end, one value): the app may answer it on the
     # event loop itself when it is the only request in the process (see app.py).
     quick: bool = False
+    # The app adds its limits for clients (``ServerSettings.client_limits``) to the answer.
+    reports_limits: bool = False
+
+    # A POST that changes nothing (a search): still answered by a --read-only server.
+    reads_only: bool = False
+
+    @property
+    def changes_state(self) -> bool:
+        """Whether a --read-only server refuses it: every POST-only endpoint but searches."""
+        return "GET" not in self.methods and not self.reads_only
 
     @property
     def full_path(self) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from runstack.errors import InvalidParameterError
 from runstack.server.request_json import check_json_value, check_text
 from runstack.validation import INT64_MAX, INT64_MIN, preview
+from runstack.wire import SPECIAL_DOUBLES
 
 # Kinds of field; the OpenAPI document maps each to a JSON schema.
 STRING = "string"
@@ -30,7 +31,8 @@ KEY_VALUES = "key_values"  # repeated {key, value}
 METRICS = "metrics"  # repeated {key, value, timestamp, step}
 OBJECTS = "objects"  # repeated message runstack does not interpret
 DATASET_INPUTS = "dataset_inputs"  # repeated DatasetInput, decoded by the handler
-SCALAR_KINDS = (STRING, INT64, DOUBLE, BOOL, ENUM)
+OBJECT = "object"  # one JSON object, checked by the handler
+SCALAR_KINDS = (STRING, INT64, DOUBLE, BOOL, ENUM, OBJECT)
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,6 @@ def to_int64(name: str, value: object) -> int:
     return number
 
 
-_SPECIAL_DOUBLES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
 def to_double(name: str, value: object) -> float:
     if isinstance(value, bool):
         raise _bad(name, value, "expected a number")
@@ -116,7 +115,7 @@ def to_double(name: str, value: object) -> float:
             raise _bad(name, value, "outside the range of a double")
         return float(value)
     if isinstance(value, str):
-        special = _SPECIAL_DOUBLES.get(value)
+        special = SPECIAL_DOUBLES.get(value)
         if special is not None:
             return special
         if len(value) <= _MAX_NUMBER_TEXT and _DOUBLE_TEXT.fullmatch(value):
@@ -205,7 +204,12 @@ def to_metrics(name: str, value: object) -> list[dict[str, Any]]:
     return metrics
 
 
+def to_object(name: str, value: object) -> dict[str, Any]:
+    return dict(_object(name, value))
+
+
 _SCALARS = {
+    OBJECT: to_object,
     STRING: to_string,
     INT64: to_int64,
     DOUBLE: to_double,

@@ -23,20 +23,17 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runstack import settings
 from runstack.server import is_loopback
 
-ALLOWED_HOSTS_ENV = "RUNSTACK_SERVER_ALLOWED_HOSTS"
-CORS_ORIGINS_ENV = "RUNSTACK_SERVER_CORS_ALLOWED_ORIGINS"
-X_FRAME_OPTIONS_ENV = "RUNSTACK_SERVER_X_FRAME_OPTIONS"
-BIND_HOST_ENV = "RUNSTACK_SERVER_BIND_HOST"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Answered whatever the Host: load balancers probe them by address, and they reveal nothing.
@@ -84,19 +81,19 @@ class GuardSettings:
     def from_environment(cls) -> GuardSettings:
         """What ``runstack.server.serve`` passed to its worker processes."""
         return cls.for_bind(
-            os.environ.get(BIND_HOST_ENV, "127.0.0.1"),
-            _split_list(os.environ.get(ALLOWED_HOSTS_ENV)),
-            _split_list(os.environ.get(CORS_ORIGINS_ENV)),
-            os.environ.get(X_FRAME_OPTIONS_ENV, "SAMEORIGIN"),
+            settings.SERVER_BIND_HOST.read() or "127.0.0.1",
+            _split_list(settings.SERVER_ALLOWED_HOSTS.read()),
+            _split_list(settings.SERVER_CORS_ALLOWED_ORIGINS.read()),
+            settings.SERVER_X_FRAME_OPTIONS.read() or "SAMEORIGIN",
         )
 
-    def to_environment(self, bind_host: str) -> dict[str, str]:
-        return {
-            BIND_HOST_ENV: bind_host,
-            ALLOWED_HOSTS_ENV: "" if self.allow_ip_hosts else ",".join(self.allowed_hosts),
-            CORS_ORIGINS_ENV: ",".join(self.cors_allowed_origins),
-            X_FRAME_OPTIONS_ENV: self.x_frame_options,
-        }
+    def export(self, bind_host: str) -> None:
+        """For the worker processes ``runstack server`` starts."""
+        settings.SERVER_BIND_HOST.export(bind_host)
+        listed = [h for h in self.allowed_hosts if h not in LOOPBACK_NAMES]
+        settings.SERVER_ALLOWED_HOSTS.export(",".join(listed))
+        settings.SERVER_CORS_ALLOWED_ORIGINS.export(",".join(self.cors_allowed_origins))
+        settings.SERVER_X_FRAME_OPTIONS.export(self.x_frame_options)
 
     def host_allowed(self, host: str) -> bool:
         """``host`` is a Host header: a name or address, maybe with a port."""
@@ -164,9 +161,13 @@ def _refusal(message: str, code: str, status: int) -> Response:
 class GuardedApp:
     """The ASGI app behind the request guards; security headers on every answer."""
 
-    def __init__(self, app: ASGIApp, settings: GuardSettings) -> None:
+    def __init__(self, app: ASGIApp, guards: GuardSettings) -> None:
         self.app = app
-        self.settings = settings
+        self.guards = guards
+
+    def __getattr__(self, name: str) -> Any:
+        """The wrapped app's attributes (``settings``, ``api``, ...) stay reachable."""
+        return getattr(self.app, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -186,20 +187,20 @@ class GuardedApp:
         path: str = scope.get("path", "")
         method: str = scope["method"]
         host = headers.get("host", "")
-        if path not in _HOST_EXEMPT and not self.settings.host_allowed(host):
+        if path not in _HOST_EXEMPT and not self.guards.host_allowed(host):
             return (
                 _refusal(
                     f"This server does not answer to the host name {host!r} (a guard against "
                     "DNS rebinding). If that is how clients reach it, start it with "
                     f"--allowed-hosts {_host_name(host) or 'NAME'} (or set "
-                    f"{ALLOWED_HOSTS_ENV}).",
+                    f"{settings.SERVER_ALLOWED_HOSTS.name}).",
                     "PERMISSION_DENIED",
                     403,
                 ),
                 None,
             )
         origin = headers.get("origin")
-        cors_origin = origin if origin and self.settings.origin_allowed(origin) else None
+        cors_origin = origin if origin and self.guards.origin_allowed(origin) else None
         if method == "OPTIONS" and origin and headers.get("access-control-request-method"):
             if cors_origin is None:
                 return self._cross_site(origin, method, path), None
@@ -228,7 +229,7 @@ class GuardedApp:
         )
 
     def _with_headers(self, send: Send, cors_origin: str | None) -> Send:
-        frame = self.settings.x_frame_options
+        frame = self.guards.x_frame_options
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from runstack.artifacts.locations import check_artifact_location
 from runstack.entities import ViewType
 from runstack.errors import InvalidParameterError, ResourceNotFoundError
 from runstack.server.endpoints import GET, GET_POST, POST, Endpoint
 from runstack.server.fields import ENUM, INT64, KEY_VALUES, STRING, STRINGS, Field
-from runstack.server.proto_json import experiment_json, omit_empty
 from runstack.store.base import Store
 from runstack.validation import (
     preview,
@@ -21,6 +21,7 @@ from runstack.validation import (
     validate_experiment_tag,
     validate_key,
 )
+from runstack.wire import encode_experiment, omit_empty
 
 DEFAULT_MAX_RESULTS = 1000
 EXPERIMENT_ID = Field("experiment_id", STRING, required=True, doc="The experiment's id.")
@@ -41,18 +42,14 @@ def view_type(name: str, value: str | int | None) -> ViewType:
 
 def create(store: Store, args: dict[str, Any]) -> dict[str, Any]:
     name = validate_experiment_name(args["name"])
-    location = args["artifact_location"] or None
-    if location is not None and location.startswith("runs:"):
-        raise InvalidParameterError(
-            f"Invalid artifact location {location!r}: 'runs:' URIs cannot be used."
-        )
+    location = check_artifact_location(args["artifact_location"])
     tags = [validate_experiment_tag(k, v) for k, v in args["tags"]]
     return {"experiment_id": store.create_experiment(name, location, tags)}
 
 
 def get(store: Store, args: dict[str, Any]) -> dict[str, Any]:
     experiment = store.get_experiment(validate_experiment_id(args["experiment_id"]))
-    return {"experiment": experiment_json(experiment)}
+    return {"experiment": encode_experiment(experiment)}
 
 
 def get_by_name(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +57,7 @@ def get_by_name(store: Store, args: dict[str, Any]) -> dict[str, Any]:
     experiment = store.get_experiment_by_name(name)
     if experiment is None:
         raise ResourceNotFoundError(f"No experiment named {name!r} exists.")
-    return {"experiment": experiment_json(experiment)}
+    return {"experiment": encode_experiment(experiment)}
 
 
 def search(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +71,7 @@ def search(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         args["page_token"] or None,
     )
     return omit_empty(
-        {"experiments": [experiment_json(e) for e in page], "next_page_token": page.token}
+        {"experiments": [encode_experiment(e) for e in page], "next_page_token": page.token}
     )
 
 

@@ -16,9 +16,9 @@ from runstack.errors import InvalidParameterError
 from runstack.server.endpoints import GET, Endpoint
 from runstack.server.fields import INT64, STRING, STRINGS, Field
 from runstack.server.handlers_runs import RUN_ID
-from runstack.server.proto_json import metric_json, omit_empty
 from runstack.store.base import Store
 from runstack.validation import validate_key, validate_run_id
+from runstack.wire import encode_metric, omit_empty
 
 MAX_HISTORY_PAGE = 50_000
 MAX_BULK_RUNS = 100
@@ -60,7 +60,7 @@ def get_history(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         size = _positive("max_results", args["max_results"], MAX_HISTORY_PAGE)
         page = history[start : start + size]
         token = _encode_offset(start + size) if start + size < len(history) else None
-    return omit_empty({"metrics": [metric_json(m) for m in page], "next_page_token": token})
+    return omit_empty({"metrics": [encode_metric(m) for m in page], "next_page_token": token})
 
 
 def _sample(history: list[Metric], points: int) -> list[Metric]:
@@ -101,7 +101,7 @@ def get_history_bulk_interval(store: Store, args: dict[str, Any]) -> dict[str, A
             for m in store.get_metric_history(run_id, key)
             if (low is None or m.step >= low) and (high is None or m.step <= high)
         ]
-        metrics += [metric_json(m, with_run_id=True) for m in _sample(history, points)]
+        metrics += [encode_metric(m, with_run_id=True) for m in _sample(history, points)]
     return omit_empty({"metrics": metrics})
 
 

@@ -2,19 +2,19 @@
 
 Two of MLflow's quirks are fixed here: ``runs/create`` without ``start_time`` starts the run
 now (MLflow records epoch 0), and ``runs/update`` with an unknown status is a 400 (MLflow
-answers 200 and ignores it). Tags sent to ``runs/create`` are validated like any other tags.
+answers 200 and ignores it). ``runs/create`` applies the client's rules for a new run
+(``runstack.run_creation``): tags validated like any other tags, the same name and parent
+rules, the same errors.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from runstack.client import make_metric
-from runstack.clock import now_ms
-from runstack.errors import InvalidParameterError, RunstackError
-from runstack.input_json import dataset_inputs_from_request
+from runstack.errors import InvalidParameterError, NotImplementedByRunstack
 from runstack.input_validation import check_dataset_inputs
-from runstack.run_names import generate_run_name
+from runstack.metric_columns import make_metric
+from runstack.run_creation import create_run
 from runstack.server.endpoints import GET, POST, Endpoint
 from runstack.server.fields import (
     DATASET_INPUTS,
@@ -29,9 +29,8 @@ from runstack.server.fields import (
     Field,
 )
 from runstack.server.handlers_experiments import DEFAULT_MAX_RESULTS, view_type
-from runstack.server.proto_json import run_info_json, run_json, runs_page
 from runstack.store.base import Store
-from runstack.tags import DATA_CONTEXT, PARENT_RUN_ID, RUN_NAME
+from runstack.tags import DATA_CONTEXT
 from runstack.validation import (
     validate_batch_params,
     validate_experiment_id,
@@ -42,16 +41,18 @@ from runstack.validation import (
     validate_status,
     validate_tag,
 )
+from runstack.wire import (
+    dataset_inputs_from_request,
+    encode_run,
+    encode_run_info,
+    encode_runs_page,
+)
 
 # MLflow's per-request limits for runs/log-batch.
 MAX_BATCH_METRICS = 1000
 MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
 MAX_BATCH_ENTITIES = 1000
-
-
-class NotImplementedByRunstack(RunstackError):
-    default_error_code = "NOT_IMPLEMENTED"
 
 
 def checked_tags(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -65,36 +66,19 @@ def new_run(
     parent_run_id: str | None,
     heartbeat_timeout_ms: int | None,
 ) -> dict[str, Any]:
-    """Shared by MLflow's runs/create and runstack's: validate everything, then one write."""
-    experiment_id = validate_experiment_id(args["experiment_id"])
-    tags = checked_tags(args["tags"])
-    run_name = args["run_name"] or None
-    tag_name = tags.get(RUN_NAME) or None
-    if run_name and tag_name and run_name != tag_name:
-        raise InvalidParameterError(
-            f"run_name {run_name!r} differs from the {RUN_NAME} tag {tag_name!r}; give the "
-            "name once."
-        )
-    name = validate_run_name(run_name or tag_name or generate_run_name())
-    parent = parent_run_id or tags.get(PARENT_RUN_ID) or None
-    if parent is not None:
-        tags[PARENT_RUN_ID] = validate_run_id(parent)
-    start_time = args["start_time"] or now_ms()  # absent (or proto's default 0): now
-    if start_time < 0:
-        raise InvalidParameterError(
-            f"Invalid value {start_time} for parameter 'start_time': use milliseconds since "
-            "the epoch."
-        )
-    run = store.create_run(
-        experiment_id,
+    """Shared by MLflow's runs/create and runstack's: the client's rules
+    (``runstack.run_creation``), then one write."""
+    run = create_run(
+        store,
+        args["experiment_id"],
+        args["start_time"],
+        args["tags"],
+        args["run_name"] or None,
         args["user_id"] or "",
-        start_time,
-        name,
-        list(tags.items()),
-        parent,
+        parent_run_id,
         heartbeat_timeout_ms,
     )
-    return {"run": run_json(run)}
+    return {"run": encode_run(run)}
 
 
 def create(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +87,7 @@ def create(store: Store, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def get(store: Store, args: dict[str, Any]) -> dict[str, Any]:
-    return {"run": run_json(store.get_run(validate_run_id(args["run_id"])))}
+    return {"run": encode_run(store.get_run(validate_run_id(args["run_id"])))}
 
 
 def update(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +100,7 @@ def update(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         )
     run_name = None if args["run_name"] is None else validate_run_name(args["run_name"])
     info = store.update_run(run_id, status, end_time, run_name)
-    return {"run_info": run_info_json(info)}
+    return {"run_info": encode_run_info(info)}
 
 
 def delete(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +123,7 @@ def search(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         args["order_by"] or None,
         args["page_token"] or None,
     )
-    return runs_page(page, page.token)
+    return encode_runs_page(page, page.token)
 
 
 def log_metric(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -266,6 +250,7 @@ ENDPOINTS = (
         search,
         "Search runs, one page at a time.",
         "{runs: [Run], next_page_token?}",
+        reads_only=True,
     ),
     Endpoint(
         "runs/log-metric",

@@ -23,16 +23,13 @@ from runstack.server.handlers_runs import (
     new_run,
     write_batch,
 )
-from runstack.server.proto_json import run_json
 from runstack.store.base import Store
 from runstack.validation import validate_experiment_id, validate_run_id, validate_run_name
+from runstack.wire import encode_run
 
 # Bumped when these endpoints change incompatibly; the REST store checks it.
 API_VERSION = 1
 MAX_LEASE_MS = 7 * 24 * 3600 * 1000
-
-# Set by the app: the request body limit, so clients can split before sending.
-SERVER_LIMITS: dict[str, int] = {}
 
 
 def _lease(name: str, value: int | None, required: bool = False) -> int | None:
@@ -51,8 +48,7 @@ def server_info(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         "server": "runstack",
         "version": __version__,
         "api_version": API_VERSION,
-        **SERVER_LIMITS,
-    }
+    }  # the app adds its limits (reports_limits)
 
 
 def create_run(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +70,7 @@ def resume_run(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         list(checked_tags(args["tags"]).items()),
         _lease("heartbeat_timeout_ms", args["heartbeat_timeout_ms"]),
     )
-    return {"run": run_json(run)}
+    return {"run": encode_run(run)}
 
 
 def renew_heartbeats(store: Store, args: dict[str, Any]) -> dict[str, Any]:
@@ -105,6 +101,7 @@ ENDPOINTS = (
         "Identifies a runstack server, its API version and request size limit.",
         "{server, version, api_version, max_request_bytes}",
         RUNSTACK_PREFIX,
+        reports_limits=True,
     ),
     Endpoint(
         "runs/create",

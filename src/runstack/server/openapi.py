@@ -79,6 +79,7 @@ _SCHEMAS: dict[str, Any] = {
     f.KEY_VALUES: {"type": "array", "items": {"$ref": "#/components/schemas/KeyValue"}},
     f.METRICS: {"type": "array", "items": {"$ref": "#/components/schemas/Metric"}},
     f.OBJECTS: {"type": "array", "items": {"type": "object"}},
+    f.OBJECT: {"type": "object"},
     f.DATASET_INPUTS: {
         "type": "array",
         "items": {"$ref": "#/components/schemas/DatasetInput"},

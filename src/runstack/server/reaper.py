@@ -9,45 +9,20 @@ send no heartbeats, such as MLflow's) are never touched.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
 from runstack.store.base import Store
 
-INTERVAL_ENV = "RUNSTACK_SERVER_REAP_INTERVAL"
-DEFAULT_INTERVAL_S = 10.0
-
 logger = logging.getLogger("runstack.server")
 
 
-def reap_once(store: Store) -> list[str]:
-    """Reap now; returns the ids of the runs marked KILLED (none for non-SQL stores)."""
-    db = getattr(store, "db", None)
-    if db is None:
-        return []
-    from runstack.clock import now_ms
-    from runstack.store.sql import liveness
-
-    if not db.read(lambda tx: liveness.any_dead(tx, now_ms())):
-        return []
-    reaped: list[str] = db.write(lambda tx: liveness.reap(tx, now_ms()))
-    return reaped
-
-
-def interval_s() -> float:
-    raw = os.environ.get(INTERVAL_ENV, "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_INTERVAL_S
-    except ValueError:
-        value = -1.0
-    return value if value > 0 else DEFAULT_INTERVAL_S
-
-
 class Reaper:
-    """A daemon thread that calls ``reap_once`` every ``RUNSTACK_SERVER_REAP_INTERVAL`` s."""
+    """A daemon thread that calls the store's ``reap_dead_runs`` every ``interval_s`` seconds
+    (``RUNSTACK_SERVER_REAP_INTERVAL``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, interval_s: float) -> None:
         self.store = store
+        self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="runstack-reaper", daemon=True)
 
@@ -59,10 +34,9 @@ class Reaper:
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        interval = interval_s()
-        while not self._stop.wait(interval):
+        while not self._stop.wait(self.interval_s):
             try:
-                reaped = reap_once(self.store)
+                reaped = self.store.reap_dead_runs()
                 if reaped:
                     logger.info("runstack server: marked dead runs KILLED: %s", reaped)
             except Exception as error:  # keep sweeping; the database may come back

@@ -7,6 +7,7 @@ from runstack.server import (
     handlers_metrics,
     handlers_runs,
     handlers_runstack,
+    handlers_ui,
 )
 from runstack.server.endpoints import Endpoint
 
@@ -15,4 +16,5 @@ ALL_ENDPOINTS: tuple[Endpoint, ...] = (
     *handlers_runs.ENDPOINTS,
     *handlers_metrics.ENDPOINTS,
     *handlers_runstack.ENDPOINTS,
+    *handlers_ui.ENDPOINTS,
 )

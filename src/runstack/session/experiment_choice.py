@@ -9,7 +9,6 @@ When both variables are set they must name the same experiment.
 from __future__ import annotations
 
 import logging
-import os
 from typing import NamedTuple
 
 from runstack.client import TrackingClient
@@ -20,10 +19,8 @@ from runstack.errors import (
     ResourceAlreadyExistsError,
     ResourceNotFoundError,
 )
+from runstack.settings import EXPERIMENT_ID, EXPERIMENT_NAME
 from runstack.validation import validate_experiment_id
-
-NAME_ENV = "MLFLOW_EXPERIMENT_NAME"
-ID_ENV = "MLFLOW_EXPERIMENT_ID"
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +68,8 @@ def get_or_create_by_name(client: TrackingClient, name: str) -> Experiment:
 
 
 def _from_environment(client: TrackingClient) -> str | None:
-    name = os.environ.get(NAME_ENV) or None
-    raw_id = os.environ.get(ID_ENV) or None
+    name = EXPERIMENT_NAME.read()
+    raw_id = EXPERIMENT_ID.read()
     if name is not None:
         found = client.get_experiment_by_name(name)
         if raw_id is not None:
@@ -80,8 +77,9 @@ def _from_environment(client: TrackingClient) -> str | None:
             if found is None or found.experiment_id != wanted:
                 actual = "does not exist" if found is None else f"has id {found.experiment_id}"
                 raise InvalidParameterError(
-                    f"{NAME_ENV}={name!r} and {ID_ENV}={raw_id!r} disagree: that experiment "
-                    f"{actual}. Unset one of them, or make them name the same experiment."
+                    f"{EXPERIMENT_NAME.name}={name!r} and {EXPERIMENT_ID.name}={raw_id!r} "
+                    f"disagree: that experiment {actual}. Unset one of them, or make them name "
+                    "the same experiment."
                 )
         if found is None:
             found = get_or_create_by_name(client, name)
@@ -92,7 +90,7 @@ def _from_environment(client: TrackingClient) -> str | None:
             return client.get_experiment(experiment_id).experiment_id
         except (InvalidParameterError, ResourceNotFoundError):
             raise InvalidParameterError(
-                f"{ID_ENV}={raw_id!r} does not name an existing experiment in "
+                f"{EXPERIMENT_ID.name}={raw_id!r} does not name an existing experiment in "
                 f"{client.tracking_uri}; set it to an existing id or unset it."
             ) from None
     return None
@@ -129,6 +127,6 @@ def set_experiment(
         )
     active_experiment.value = ActiveExperiment(client.tracking_uri, experiment.experiment_id)
     # Both, so a child process never sees a name and an id that disagree.
-    os.environ[ID_ENV] = experiment.experiment_id
-    os.environ[NAME_ENV] = experiment.name
+    EXPERIMENT_ID.export(experiment.experiment_id)
+    EXPERIMENT_NAME.export(experiment.name)
     return experiment

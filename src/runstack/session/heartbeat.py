@@ -14,38 +14,22 @@ from typing import TYPE_CHECKING
 
 from runstack.errors import InvalidParameterError
 from runstack.session import stack
+from runstack.settings import HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT
 
 if TYPE_CHECKING:
     from runstack.client import TrackingClient
 
-INTERVAL_ENV = "RUNSTACK_HEARTBEAT_INTERVAL"
-TIMEOUT_ENV = "RUNSTACK_HEARTBEAT_TIMEOUT"
-DEFAULT_INTERVAL_S = 10.0
-DEFAULT_TIMEOUT_S = 60.0
-
 logger = logging.getLogger(__name__)
-
-
-def _seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise InvalidParameterError(f"{name}={raw!r} is not a positive number of seconds.")
-    return value
 
 
 def settings() -> tuple[float, int]:
     """(interval in seconds, timeout in milliseconds), checked for consistency."""
-    interval = _seconds(INTERVAL_ENV, DEFAULT_INTERVAL_S)
-    timeout = _seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)
+    interval = HEARTBEAT_INTERVAL.read()
+    timeout = HEARTBEAT_TIMEOUT.read()
     if timeout <= interval:
         raise InvalidParameterError(
-            f"{TIMEOUT_ENV} ({timeout:g} s) must be longer than {INTERVAL_ENV} ({interval:g} s), "
+            f"{HEARTBEAT_TIMEOUT.name} ({timeout:g} s) must be longer than "
+            f"{HEARTBEAT_INTERVAL.name} ({interval:g} s), "
             "or every run would be declared dead between two heartbeats."
         )
     return interval, int(timeout * 1000)
@@ -78,7 +62,8 @@ class Heartbeat:
             try:
                 interval, timeout_ms = settings()
             except InvalidParameterError:
-                interval, timeout_ms = DEFAULT_INTERVAL_S, int(DEFAULT_TIMEOUT_S * 1000)
+                interval = HEARTBEAT_INTERVAL.default
+                timeout_ms = int(HEARTBEAT_TIMEOUT.default * 1000)
             if stop.wait(interval):
                 return
             self.beat(timeout_ms)

@@ -8,7 +8,6 @@ and left the stack as it was.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from runstack import tracking_uri
@@ -18,6 +17,7 @@ from runstack.entities import Run
 from runstack.errors import InvalidParameterError, InvalidStateError, RunAlreadyActiveError
 from runstack.session import exit_hooks, experiment_choice, heartbeat, stack
 from runstack.session.active_run import ActiveRun
+from runstack.settings import RUN_ID
 from runstack.source_tags import owner_tags, system_tags
 from runstack.tags import NOTE, PARENT_RUN_ID, RUN_NAME
 from runstack.validation import (
@@ -27,8 +27,6 @@ from runstack.validation import (
     validate_run_name,
     validate_tag,
 )
-
-RUN_ID_ENV = "MLFLOW_RUN_ID"
 
 logger = logging.getLogger("runstack")
 
@@ -73,7 +71,7 @@ def start_run(
             "log_system_metrics=True is not supported by runstack; omit it or pass False."
         )
     explicit_experiment = None if experiment_id is None else validate_experiment_id(experiment_id)
-    resume_id = run_id or os.environ.get(RUN_ID_ENV) or None
+    resume_id = run_id or RUN_ID.read()
     user_tags = _user_tags(tags, description)
     if run_name is not None:  # before MLFLOW_EXPERIMENT_NAME may create an experiment
         validate_run_name(run_name)
@@ -88,7 +86,7 @@ def start_run(
             heartbeat_timeout_ms=timeout_ms,
         )
         if not run_id:
-            os.environ.pop(RUN_ID_ENV, None)  # consumed, as in MLflow
+            RUN_ID.unset()  # consumed, as in MLflow
     else:
         run = _create_run(
             client,

@@ -1,7 +1,9 @@
-"""The storage interface every backend implements (SQL today, HTTP later).
+"""The storage interface every backend implements: ``runstack.store.sql`` (SQLite and
+PostgreSQL) and ``runstack.store.rest`` (a tracking server over HTTP).
 
 The client (``runstack.client``) validates arguments and calls exactly one store method per
-operation; each method is one transaction, so a failed call changes nothing.
+operation; each method is one transaction, so a failed call changes nothing (against an
+MLflow server, which has no such endpoints, the REST store documents where it cannot be).
 """
 
 from __future__ import annotations
@@ -10,6 +12,13 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from runstack.entities import DatasetInput, Experiment, Metric, PagedList, Run, RunInfo, ViewType
+from runstack.store.ui_types import (
+    ExperimentActivity,
+    KeyKind,
+    MetricSeries,
+    RunTablePage,
+    RunTableQuery,
+)
 
 
 class Store(Protocol):
@@ -121,6 +130,47 @@ class Store(Protocol):
 
     def renew_heartbeats(self, run_ids: Sequence[str], timeout_ms: int) -> None:
         """Extend the liveness lease of these RUNNING runs."""
+        ...
+
+    # Web UI reads (runstack.store.ui_types; the SQL store only) ----------------------------
+    def experiment_activity(self, experiment_ids: Sequence[str]) -> dict[str, ExperimentActivity]:
+        """Runs per status (active ones; all of a deleted experiment) and their last start,
+        end or heartbeat, per experiment."""
+        ...
+
+    def experiment_keys(
+        self, experiment_ids: Sequence[str], kind: KeyKind, contains: str, max_results: int
+    ) -> tuple[list[str], bool]:
+        """Sorted distinct metric, param or tag keys of the experiments' runs containing
+        ``contains`` (case-insensitive), and whether more than ``max_results`` matched."""
+        ...
+
+    def runs_table(self, query: RunTableQuery) -> RunTablePage:
+        """One page of runs with only the requested columns (see ``RunTableQuery``)."""
+        ...
+
+    def metric_value_ranges(self, run_id: str) -> dict[str, tuple[float | None, float | None, int]]:
+        """Per metric key of a run: (min, max, count) over its whole history, NaN ignored."""
+        ...
+
+    def metric_series(
+        self,
+        run_ids: Sequence[str],
+        key: str,
+        max_points: int,
+        min_step: int | None,
+        max_step: int | None,
+    ) -> list[MetricSeries]:
+        """Each run's points of ``key`` in the step range, in step order, reduced to each
+        bucket's first, last, lowest and highest point when over ``max_points``."""
+        ...
+
+    def reap_dead_runs(self) -> list[str]:
+        """Mark KILLED every RUNNING run whose heartbeat lease has expired (its last heartbeat
+        as end time, a ``runstack.killedReason`` tag) and return their ids. Reads reap what
+        they read anyway; this is for sweeping (the server's reaper). A store that does not
+        own the database (the REST store) reaps nothing and returns []: the server behind
+        it sweeps its own."""
         ...
 
     def close(self) -> None: ...

@@ -19,7 +19,6 @@ Requests go through ``runstack.store.http_pool`` (standard library only).
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import time
@@ -27,13 +26,13 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
+from runstack import settings
 from runstack.entities import (
     DatasetInput,
     Experiment,
     Metric,
     PagedList,
     Run,
-    RunData,
     RunInfo,
     ViewType,
 )
@@ -45,17 +44,27 @@ from runstack.errors import (
     RunstackError,
     StoreUnavailableError,
 )
-from runstack.input_json import dataset_input_json, run_inputs_from_json
 from runstack.signal_deferral import critical_section
 from runstack.store.http_pool import ConnectFailed, ConnectionPool, TransportFailed
+from runstack.store.ui_types import (
+    ExperimentActivity,
+    KeyKind,
+    MetricSeries,
+    RunTablePage,
+    RunTableQuery,
+)
+from runstack.wire import (
+    decode_experiment,
+    decode_metric,
+    decode_run,
+    decode_run_info,
+    encode_dataset_input,
+    encode_metric,
+    encode_pairs,
+)
 
 MLFLOW = "/api/2.0/mlflow/"
 RUNSTACK = "/api/2.0/runstack/"
-API_ENV = "RUNSTACK_REST_API"  # "runstack", "mlflow" or unset (ask the server)
-RETRIES_ENV = "RUNSTACK_HTTP_MAX_RETRIES"
-TIMEOUT_ENV = "MLFLOW_HTTP_REQUEST_TIMEOUT"
-DEFAULT_RETRIES = 5
-DEFAULT_TIMEOUT_S = 120.0
 # MLflow's per-request log-batch limits, used to split batches for MLflow servers.
 MLFLOW_BATCH_LIMITS = {"metrics": 1000, "params": 100, "tags": 100, "total": 1000}
 HISTORY_PAGE = 25_000
@@ -78,26 +87,6 @@ _ERRORS: dict[str, type[RunstackError]] = {
 }
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise InvalidParameterError(f"{name}={raw!r} is not a non-negative integer.")
-    return int(raw)
-
-
-def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise InvalidParameterError(f"{name}={raw!r} is not a positive number of seconds.")
-    return value
-
-
 def server_error(status: int, body: bytes, what: str) -> RunstackError:
     """The server's error as runstack's exception: its code and message kept as they are."""
     try:
@@ -113,91 +102,6 @@ def server_error(status: int, body: bytes, what: str) -> RunstackError:
     )
     return _ERRORS.get(code, RunstackError)(
         f"{what} answered HTTP {status} without a runstack/MLflow error body: {text!r}", code
-    )
-
-
-# Entities to and from MLflow's JSON ---------------------------------------------------------
-
-
-def encode_double(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
-_SPECIAL_DOUBLES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def decode_double(value: Any) -> float:
-    if isinstance(value, str) and value in _SPECIAL_DOUBLES:
-        return _SPECIAL_DOUBLES[value]
-    return float(value)
-
-
-def _pairs(items: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in items]
-
-
-def _metric_json(m: Metric) -> dict[str, Any]:
-    return {"key": m.key, "value": encode_double(m.value), "timestamp": m.timestamp, "step": m.step}
-
-
-def _as_dict(items: Any) -> dict[str, str]:
-    return {item["key"]: item.get("value", "") for item in items or ()}
-
-
-def decode_metric(data: dict[str, Any], run_id: str | None = None) -> Metric:
-    return Metric(
-        data["key"],
-        decode_double(data.get("value", 0.0)),
-        int(data.get("timestamp", 0)),
-        int(data.get("step", 0)),
-        data.get("run_id", run_id),
-    )
-
-
-def decode_run_info(data: dict[str, Any]) -> RunInfo:
-    end_time = data.get("end_time")
-    return RunInfo(
-        run_id=data.get("run_id") or data["run_uuid"],
-        experiment_id=str(data.get("experiment_id", "")),
-        run_name=data.get("run_name", ""),
-        user_id=data.get("user_id", ""),
-        status=data.get("status", "RUNNING"),
-        start_time=int(data.get("start_time", 0)),
-        end_time=int(end_time) if end_time else None,
-        artifact_uri=data.get("artifact_uri", ""),
-        lifecycle_stage=data.get("lifecycle_stage", "active"),
-    )
-
-
-def decode_run(data: dict[str, Any]) -> Run:
-    info = decode_run_info(data["info"])
-    body = data.get("data") or {}
-    metrics = (decode_metric(m, info.run_id) for m in body.get("metrics", ()))
-    latest = tuple(sorted(metrics, key=lambda m: m.key))
-    return Run(
-        info=info,
-        data=RunData(
-            metrics={m.key: m.value for m in latest},
-            params=_as_dict(body.get("params")),
-            tags=_as_dict(body.get("tags")),
-            latest_metrics=latest,
-        ),
-        inputs=run_inputs_from_json(data.get("inputs")),
-    )
-
-
-def decode_experiment(data: dict[str, Any]) -> Experiment:
-    created, updated = data.get("creation_time"), data.get("last_update_time")
-    return Experiment(
-        experiment_id=str(data["experiment_id"]),
-        name=data.get("name", ""),
-        artifact_location=data.get("artifact_location", ""),
-        lifecycle_stage=data.get("lifecycle_stage", "active"),
-        tags=_as_dict(data.get("tags")),
-        creation_time=None if created is None else int(created),
-        last_update_time=None if updated is None else int(updated),
     )
 
 
@@ -230,8 +134,8 @@ class HttpSession:
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
-        self.timeout = _env_seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)
-        self.max_retries = _env_int(RETRIES_ENV, DEFAULT_RETRIES)
+        self.timeout = settings.HTTP_REQUEST_TIMEOUT.read()
+        self.max_retries = settings.HTTP_MAX_RETRIES.read()
         self._pool: ConnectionPool | None = None
         self._pid = 0
 
@@ -248,9 +152,9 @@ class HttpSession:
 
     @staticmethod
     def _verify() -> bool | str:
-        if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+        if settings.TRACKING_INSECURE_TLS.read():
             return False
-        return os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or True
+        return settings.TRACKING_SERVER_CERT_PATH.read() or True
 
     @staticmethod
     def _headers() -> dict[str, str]:
@@ -258,9 +162,9 @@ class HttpSession:
         import base64
 
         headers = {"User-Agent": "runstack", "Content-Type": "application/json"}
-        token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-        password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+        token = settings.TRACKING_TOKEN.read()
+        user = settings.TRACKING_USERNAME.read()
+        password = settings.TRACKING_PASSWORD.read()
         if token:
             headers["Authorization"] = f"Bearer {token}"
         elif user and password:
@@ -334,9 +238,9 @@ class RestStore:
     def __init__(self, uri: str, api: str | None = None) -> None:
         self.uri = uri
         self.http = HttpSession(uri)
-        chosen = api or os.environ.get(API_ENV) or None
+        chosen = api or settings.REST_API.read()
         if chosen not in (None, "runstack", "mlflow"):
-            raise InvalidParameterError(f"{API_ENV}={chosen!r}: use 'runstack' or 'mlflow'.")
+            raise InvalidParameterError(f"api={chosen!r}: use 'runstack' or 'mlflow'.")
         self._api = chosen
         self.max_request_bytes: int | None = None
 
@@ -367,7 +271,7 @@ class RestStore:
     def create_experiment(
         self, name: str, artifact_location: str | None, tags: Sequence[tuple[str, str]]
     ) -> str:
-        body: dict[str, Any] = {"name": name, "tags": _pairs(tags)}
+        body: dict[str, Any] = {"name": name, "tags": encode_pairs(tags)}
         if artifact_location is not None:
             body["artifact_location"] = artifact_location
         return str(self._mlflow("POST", "experiments/create", body, UNSENT)["experiment_id"])
@@ -438,7 +342,7 @@ class RestStore:
             "user_id": user_id,
             "start_time": start_time,
             "run_name": run_name,
-            "tags": _pairs(tags),
+            "tags": encode_pairs(tags),
         }
         if self.is_runstack:
             body.update(
@@ -466,7 +370,7 @@ class RestStore:
         heartbeat_timeout_ms: int | None,
     ) -> Run:
         if self.is_runstack:
-            body = {"run_id": run_id, "tags": _pairs(tags)}
+            body = {"run_id": run_id, "tags": encode_pairs(tags)}
             body.update(
                 _optional(
                     experiment_id=expected_experiment_id,
@@ -518,9 +422,9 @@ class RestStore:
         if self.is_runstack:
             body = {
                 "run_id": run_id,
-                "metrics": [_metric_json(m) for m in metrics],
-                "params": _pairs(params),
-                "tags": _pairs(tags),
+                "metrics": [encode_metric(m) for m in metrics],
+                "params": encode_pairs(params),
+                "tags": encode_pairs(tags),
             }
             self._check_size(body, len(metrics) + len(params) + len(tags))
             self.http.call("POST", RUNSTACK + "runs/log-batch", body, _batch_retry(metrics))
@@ -528,9 +432,9 @@ class RestStore:
         for piece in mlflow_batches(metrics, params, tags):
             body = {
                 "run_id": run_id,
-                "metrics": [_metric_json(m) for m in piece["metrics"]],
-                "params": _pairs(piece["params"]),
-                "tags": _pairs(piece["tags"]),
+                "metrics": [encode_metric(m) for m in piece["metrics"]],
+                "params": encode_pairs(piece["params"]),
+                "tags": encode_pairs(piece["tags"]),
             }
             self._mlflow("POST", "runs/log-batch", body, _batch_retry(piece["metrics"]))
 
@@ -548,7 +452,7 @@ class RestStore:
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
         # Safe to repeat: inputs the run already has are kept as they are.
-        body = {"run_id": run_id, "datasets": [dataset_input_json(d) for d in datasets]}
+        body = {"run_id": run_id, "datasets": [encode_dataset_input(d) for d in datasets]}
         limit = self.max_request_bytes if self.is_runstack else None
         size = len(json.dumps(body, separators=(",", ":"))) if limit is not None else 0
         if limit is not None and size > limit:
@@ -605,6 +509,44 @@ class RestStore:
             body = {"run_ids": list(run_ids), "timeout_ms": timeout_ms}
             self.http.call("POST", RUNSTACK + "runs/renew-heartbeats", body)
 
+    def reap_dead_runs(self) -> list[str]:
+        """Nothing: the server owns the database and sweeps it itself (see server/reaper.py)."""
+        return []
+
+    # The web UI's reads are served by a runstack server from its own SQL store; a client
+    # of that server does not need them.
+    def _ui_only(self, what: str) -> RunstackError:
+        return RunstackError(
+            f"{what} is a web UI read that only the SQL store answers; open the database "
+            "directly (sqlite:///... or postgresql://...) or use the server's "
+            "/api/2.0/runstack/ui/ endpoints.",
+            "NOT_IMPLEMENTED",
+        )
+
+    def experiment_activity(self, experiment_ids: Sequence[str]) -> dict[str, ExperimentActivity]:
+        raise self._ui_only("experiment_activity")
+
+    def experiment_keys(
+        self, experiment_ids: Sequence[str], kind: KeyKind, contains: str, max_results: int
+    ) -> tuple[list[str], bool]:
+        raise self._ui_only("experiment_keys")
+
+    def runs_table(self, query: RunTableQuery) -> RunTablePage:
+        raise self._ui_only("runs_table")
+
+    def metric_value_ranges(self, run_id: str) -> dict[str, tuple[float | None, float | None, int]]:
+        raise self._ui_only("metric_value_ranges")
+
+    def metric_series(
+        self,
+        run_ids: Sequence[str],
+        key: str,
+        max_points: int,
+        min_step: int | None,
+        max_step: int | None,
+    ) -> list[MetricSeries]:
+        raise self._ui_only("metric_series")
+
 
 def _single_value_request(
     run_id: str,
@@ -618,7 +560,7 @@ def _single_value_request(
     if len(metrics) + len(params) + len(tags) != 1:
         return None
     if metrics:
-        return "runs/log-metric", {"run_id": run_id, **_metric_json(metrics[0])}, UNSENT
+        return "runs/log-metric", {"run_id": run_id, **encode_metric(metrics[0])}, UNSENT
     key, value = params[0] if params else tags[0]
     path = "runs/log-parameter" if params else "runs/set-tag"
     return path, {"run_id": run_id, "key": key, "value": value}, SAFE

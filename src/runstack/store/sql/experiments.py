@@ -7,16 +7,17 @@ those runs and not the ones deleted on their own.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from runstack.artifacts.locations import check_artifact_location
 from runstack.clock import now_ms
 from runstack.entities import Experiment, LifecycleStage, PagedList, ViewType
 from runstack.errors import InvalidStateError, ResourceAlreadyExistsError, ResourceNotFoundError
+from runstack.settings import ARTIFACT_ROOT
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Database, Prepared, Tx
 from runstack.store.sql.rows import with_experiment_tags
@@ -31,9 +32,10 @@ _EXPERIMENT_BY_NAME = Prepared(sa.select(t.experiments).where(_e.name == sa.bind
 def default_artifact_root(db: Database) -> str:
     """Where experiments keep artifacts unless told otherwise: ``RUNSTACK_ARTIFACT_ROOT``,
     else ``mlruns`` beside the SQLite file, else ``mlruns`` in the working directory."""
-    configured = os.environ.get("RUNSTACK_ARTIFACT_ROOT")
+    configured = ARTIFACT_ROOT.read()
     if configured:
-        return configured.rstrip("/")
+        # A relative local root is made absolute, as MLflow does (runs keep absolute URIs).
+        return check_artifact_location(configured.rstrip("/") or "/") or configured
     if db.is_sqlite and db.engine.url.database:
         return str(Path(db.engine.url.database).resolve().parent / "mlruns")
     return str(Path.cwd() / "mlruns")

@@ -1,6 +1,6 @@
 """Running run and experiment searches on the SQL store: one page at a time.
 
-``runstack.search`` parses the filter and ordering and builds the query (with bound
+``runstack.store.sql.query`` parses the filter and ordering and builds the query (with bound
 parameters only); this module runs it in one read transaction and turns the page's ids into
 entities, in the page's order.
 """
@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 
 from runstack.entities import PagedList, ViewType
-from runstack.search import build_experiment_search, build_run_search
 from runstack.store.sql import schema as t
 from runstack.store.sql.database import Database, Prepared, Tx
 from runstack.store.sql.inputs import with_inputs
+from runstack.store.sql.query import build_experiment_search, build_run_search
 from runstack.store.sql.rows import load_experiments, load_runs
 
 # A page is a small LIMIT query: on PostgreSQL, parallel workers cost more to start than they

@@ -12,14 +12,13 @@ would be stopped again, so clients must not retry it.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
+from runstack import settings
 from runstack.errors import InvalidParameterError
 
-TIMEOUT_ENV = "RUNSTACK_SEARCH_TIMEOUT"
-DEFAULT_TIMEOUT_S = 30.0
+TIMEOUT_ENV = settings.SEARCH_TIMEOUT.name
 # SQLite calls the handler every this many virtual-machine instructions (~0.1 ms of work).
 _SQLITE_STEPS = 10_000
 _PG_QUERY_CANCELED = "57014"
@@ -31,18 +30,7 @@ class SearchTimeoutError(InvalidParameterError):
 
 def timeout_from_environment() -> float:
     """Seconds from ``RUNSTACK_SEARCH_TIMEOUT`` (default 30; the server sets it per flag)."""
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 86_400:
-        raise InvalidParameterError(
-            f"{TIMEOUT_ENV}={raw!r} is not a number of seconds between 0 and 86400."
-        )
-    return value
+    return settings.SEARCH_TIMEOUT.read()
 
 
 def begin_bounded(connection: Any, cursor: Any, is_sqlite: bool, seconds: float) -> None:

@@ -48,6 +48,7 @@ from runstack.store.sql.rows import (
     load_runs,
     run_info_from_row,
 )
+from runstack.store.sql.ui_store import UiReads
 from runstack.store.sql.writes import (
     fold_run,
     write_metrics,
@@ -194,7 +195,7 @@ def _update_active(tx: Tx, statement: Prepared, values: dict[str, Any]) -> Any:
     return row
 
 
-class SqlStore(ExperimentStore):
+class SqlStore(UiReads, ExperimentStore):
     """A tracking store over SQLAlchemy. Open it with ``SqlStore.open(uri)``."""
 
     def __init__(self, db: Database) -> None:
@@ -511,8 +512,7 @@ class SqlStore(ExperimentStore):
     ) -> PagedList:
         from runstack.store.sql import search
 
-        if self.db.read(lambda tx: liveness.any_dead(tx, now_ms())):
-            self.db.write(lambda tx: liveness.reap(tx, now_ms()))
+        self.reap_dead_runs()
         return search.search_runs(
             self.db,
             experiment_ids,
@@ -527,6 +527,13 @@ class SqlStore(ExperimentStore):
     def renew_heartbeats(self, run_ids: Sequence[str], timeout_ms: int) -> None:
         if run_ids:
             self.db.write(lambda tx: liveness.renew(tx, run_ids, now_ms(), timeout_ms))
+
+    def reap_dead_runs(self) -> list[str]:
+        # A read first: the common case, no dead run, takes no write lock.
+        if not self.db.read(lambda tx: liveness.any_dead(tx, now_ms())):
+            return []
+        reaped: list[str] = self.db.write(lambda tx: liveness.reap(tx, now_ms()))
+        return reaped
 
     # Permanent deletion (``runstack gc``) ----------------------------------------------------
 
@@ -596,6 +603,13 @@ def _remove_runs(tx: Tx, run_ids: list[str]) -> int:
     """Delete runs and their rows for good (inside the caller's transaction)."""
     if not run_ids:
         return 0
-    for table in (t.metric_blocks, t.metric_log, t.latest_metrics, t.params, t.tags):
+    for table in (
+        t.metric_summaries,
+        t.metric_blocks,
+        t.metric_log,
+        t.latest_metrics,
+        t.params,
+        t.tags,
+    ):
         tx.run(sa.delete(table).where(table.c.run_id.in_(run_ids)))
     return tx.run(sa.delete(t.runs).where(t.runs.c.run_id.in_(run_ids)))

@@ -17,6 +17,7 @@ from runstack.entities import Metric
 from runstack.errors import InvalidParameterError
 from runstack.metric_columns import MetricColumns
 from runstack.store.sql import schema as t
+from runstack.store.sql.block_summary import summary_row
 from runstack.store.sql.database import Prepared, Tx
 from runstack.store.sql.packing import Batch, pack_batch, pack_block, unpack_batch
 from runstack.store.sql.rows import chunks, encode_value
@@ -125,6 +126,7 @@ _PENDING_OF_RUN = Prepared(
     .with_for_update()  # PostgreSQL: a concurrent fold waits, then skips what this one took
 )
 _INSERT_BLOCK = Prepared(sa.insert(t.metric_blocks))
+_INSERT_SUMMARY = Prepared(sa.insert(t.metric_summaries))
 
 
 def _delete_folded(dialect_name: str) -> Any:
@@ -316,6 +318,13 @@ def fold_run(tx: Tx, run_id: str) -> int:
             }
         )
     tx.many(_INSERT_BLOCK, blocks)
+    tx.many(
+        _INSERT_SUMMARY,
+        [
+            summary_row(run_id, key, points.seqs[0], points.values, points.timestamps, points.steps)
+            for key, points in sorted(by_key.items())
+        ],
+    )
     if tx.dialect.name == "postgresql" and len(latest) >= BULK_METRICS_MIN:
         tx.run(_BULK_UPSERT_LATEST, _as_arrays(run_id, latest))
     else:

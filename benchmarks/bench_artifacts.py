@@ -1,0 +1,294 @@
+"""Artifact benchmarks: runstack against MLflow 3.17.2 (and ``cp``), in the same run.
+
+    .venv/bin/python benchmarks/bench_artifacts.py [--quick] [--repeat N] [--json PATH]
+
+Each line is a ``Line`` in ``LINES``: a name, a unit, a target and a ``measure`` function that
+returns the figures of each side. To add lines (the tracking-server lines, for example),
+write a ``measure`` function and append a ``Line``; the table, the JSON and the exit status
+follow. MLflow runs in ``benchmarks/.venv-mlflow`` (made by ``bench_core.py``'s helper),
+runstack under this interpreter; every sample is a fresh process (``artifact_workload.py``)
+with a fresh SQLite store and artifact folder under ``benchmarks/.work``. See README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench_core import (
+    MLFLOW_VERSION,
+    WORK_ROOT,
+    BenchError,
+    child_env,
+    ensure_mlflow_venv,
+    ensure_runstack_importable,
+    log,
+    parse_last_json_line,
+    tail,
+)
+
+HERE = Path(__file__).resolve().parent
+WORKLOAD = HERE / "artifact_workload.py"
+IMPLS = ("mlflow", "runstack")
+CHILD_TIMEOUT = 900.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    repeat: int
+    big_file_mb: int
+    small_files: int
+    small_file_bytes: int = 1024
+
+
+@dataclass
+class Context:
+    """What every line may use: the interpreters, the settings and shared input data."""
+
+    pythons: dict[str, Path]
+    settings: Settings
+    scratch: Path
+    _made: dict[str, Path] = field(default_factory=dict)
+
+    def big_file(self) -> Path:
+        """One file of ``big_file_mb`` MB (incompressible), made once."""
+        if "big" not in self._made:
+            path = self.scratch / "big.bin"
+            block = os.urandom(64 << 20)
+            remaining = self.settings.big_file_mb << 20
+            with open(path, "wb") as out:
+                while remaining:
+                    remaining -= out.write(block[: min(len(block), remaining)])
+            self._made["big"] = path
+        return self._made["big"]
+
+    def many_files(self) -> Path:
+        """A folder of ``small_files`` files of ``small_file_bytes`` bytes, made once."""
+        if "many" not in self._made:
+            folder = self.scratch / "many"
+            folder.mkdir()
+            payload = os.urandom(self.settings.small_file_bytes)
+            for i in range(self.settings.small_files):
+                (folder / f"f{i:05d}.bin").write_bytes(payload)
+            self._made["many"] = folder
+        return self._made["many"]
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    unit: str
+    target: str
+    # -> {"cp"|"mlflow"|"runstack": figure or None, "ratio": float, "pass": bool, ...}
+    measure: Callable[[Context], dict[str, Any]]
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def run_case(ctx: Context, impl: str, case: str, source: Path) -> dict[str, Any]:
+    """One fresh process running one case; its JSON result."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"{impl}-{case}-", dir=WORK_ROOT))
+    os.sync()  # the previous sample's dirty pages must not be written during this one
+    cmd = [str(ctx.pythons[impl]), str(WORKLOAD), "--impl", impl, "--case", case,
+           "--dir", str(workdir), "--source", str(source)]  # fmt: skip
+    try:
+        proc = subprocess.run(
+            cmd, cwd=workdir, env=child_env(), capture_output=True, text=True,
+            timeout=CHILD_TIMEOUT, check=False,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if proc.returncode != 0:
+        raise BenchError(f"{impl} {case}: exit {proc.returncode}\n{tail(proc.stderr)}")
+    result = parse_last_json_line(proc.stdout, f"{impl} {case}")
+    if not result.get("check"):
+        raise BenchError(f"{impl} {case}: what was logged is not what is stored")
+    return result
+
+
+def best_seconds(ctx: Context, impl: str, case: str, source: Path) -> float | None:
+    """The fastest of ``repeat`` samples (other work only slows a sample down)."""
+    if impl not in ctx.pythons:
+        return None
+    times = []
+    for _ in range(ctx.settings.repeat):
+        log(f"  {impl:<8} {case}")
+        times.append(float(run_case(ctx, impl, case, source)["seconds"]))
+    return min(times)
+
+
+def cp_seconds(ctx: Context, source: Path) -> float:
+    """Best of ``repeat`` runs of ``cp`` to a fresh name on the same filesystem."""
+    times = []
+    for _ in range(ctx.settings.repeat):
+        target = WORK_ROOT / f"cp-{os.getpid()}.bin"
+        os.sync()
+        start = time.perf_counter()
+        subprocess.run(["cp", str(source), str(target)], check=True)
+        times.append(time.perf_counter() - start)
+        target.unlink()
+    return min(times)
+
+
+# --------------------------------------------------------------------------- lines
+
+
+def _per_second(amount: float, seconds: float | None) -> float | None:
+    return None if seconds is None else amount / seconds
+
+
+def measure_log_artifact(ctx: Context) -> dict[str, Any]:
+    source = ctx.big_file()
+    size_mb = source.stat().st_size / (1 << 20)
+    log("  cp       log_artifact")
+    figures: dict[str, Any] = {"cp": size_mb / cp_seconds(ctx, source)}
+    for impl in IMPLS:
+        figures[impl] = _per_second(size_mb, best_seconds(ctx, impl, "log_artifact", source))
+    figures["ratio"] = figures["runstack"] / figures["cp"]
+    figures["ratio_label"] = "of cp"
+    figures["pass"] = figures["ratio"] >= 0.80
+    if figures["mlflow"]:
+        figures["vs_mlflow"] = figures["runstack"] / figures["mlflow"]
+    return figures
+
+
+def measure_log_artifacts(ctx: Context) -> dict[str, Any]:
+    source = ctx.many_files()
+    count = ctx.settings.small_files
+    figures: dict[str, Any] = {
+        impl: _per_second(count, best_seconds(ctx, impl, "log_artifacts", source)) for impl in IMPLS
+    }
+    if figures["mlflow"]:
+        figures["ratio"] = figures["runstack"] / figures["mlflow"]
+        figures["ratio_label"] = "x MLflow"
+        figures["pass"] = figures["ratio"] >= 10
+    return figures
+
+
+def measure_list_artifacts(ctx: Context) -> dict[str, Any]:
+    source = ctx.many_files()
+    figures: dict[str, Any] = {}
+    for impl in IMPLS:
+        seconds = best_seconds(ctx, impl, "list_artifacts", source)
+        figures[impl] = None if seconds is None else seconds * 1000
+    figures["pass"] = figures["runstack"] <= 100
+    if figures["mlflow"]:
+        figures["ratio"] = figures["mlflow"] / figures["runstack"]
+        figures["ratio_label"] = "x faster"
+    return figures
+
+
+LINES: list[Line] = [
+    Line("log_artifact (1 GB file, local)", "MB/s", ">= 80% of cp", measure_log_artifact),
+    Line("log_artifacts (10,000 x 1 KB, local)", "files/s", ">= 10x MLflow", measure_log_artifacts),
+    Line("list_artifacts (10,000 files, local)", "ms", "<= 100 ms", measure_list_artifacts),
+]
+
+
+# --------------------------------------------------------------------------- report
+
+
+def fmt(value: Any) -> str:
+    if not isinstance(value, (int, float)):
+        return "-"
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    header = ["line", "unit", "cp", "mlflow", "runstack", "ratio", "target", "result"]
+    body = []
+    for row in rows:
+        ratio = row.get("ratio")
+        body.append([
+            row["line"], row["unit"], fmt(row.get("cp")), fmt(row.get("mlflow")),
+            fmt(row.get("runstack")),
+            "-" if ratio is None else f"{ratio:,.2f} {row.get('ratio_label', '')}".strip(),
+            row["target"], row["result"],
+        ])  # fmt: skip
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *body, strict=False)]
+    lines = [header, ["-" * w for w in widths], *body]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip()
+                     for r in lines)  # fmt: skip
+
+
+def run_lines(ctx: Context, names: list[str] | None) -> list[dict[str, Any]]:
+    rows = []
+    for line in LINES:
+        if names and not any(n in line.name for n in names):
+            continue
+        log(line.name)
+        row: dict[str, Any] = {"line": line.name, "unit": line.unit, "target": line.target}
+        try:
+            figures = line.measure(ctx)
+        except (BenchError, subprocess.TimeoutExpired) as error:
+            log(f"  ERROR: {error}")
+            row["result"] = "ERROR"
+            row["error"] = str(error)
+            rows.append(row)
+            continue
+        row.update(figures)
+        row["result"] = "-" if "pass" not in figures else "PASS" if figures["pass"] else "FAIL"
+        rows.append(row)
+    return rows
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=f"Artifact benchmarks vs MLflow {MLFLOW_VERSION}")
+    parser.add_argument("--quick", action="store_true", help="100 MB and 1,000 files, 1 sample")
+    parser.add_argument("--repeat", type=int, help="samples per side, best kept (default 3)")
+    parser.add_argument("--only", choices=IMPLS, help="measure one implementation")
+    parser.add_argument("--lines", nargs="*", help="only lines whose name contains one of these")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    quick = args.quick
+    settings = Settings(
+        repeat=args.repeat or (1 if quick else 3),
+        big_file_mb=100 if quick else 1024,
+        small_files=1000 if quick else 10_000,
+    )
+    try:
+        pythons: dict[str, Path] = {}
+        if args.only in (None, "mlflow"):
+            pythons["mlflow"] = ensure_mlflow_venv()
+        if args.only in (None, "runstack"):
+            ensure_runstack_importable(Path(sys.executable))
+            pythons["runstack"] = Path(sys.executable)
+    except (BenchError, subprocess.TimeoutExpired) as error:
+        log(f"bench_artifacts: {error}")
+        return 2
+    WORK_ROOT.mkdir(exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="artifacts-input-", dir=WORK_ROOT))
+    load_before = os.getloadavg()[0]
+    try:
+        rows = run_lines(Context(pythons, settings, scratch), args.lines)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    load = [load_before, os.getloadavg()[0]]
+    print(
+        f"bench_artifacts ({'quick' if quick else 'full'}): runstack vs MLflow {MLFLOW_VERSION}, "
+        f"best of {settings.repeat}; {os.cpu_count()} CPUs, load {load[0]:.2f} -> {load[1]:.2f}"
+    )
+    print(render(rows))
+    if args.json:
+        payload = {"settings": settings.__dict__, "load_average_1min": load, "rows": rows}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    return 1 if any(r["result"] in ("FAIL", "ERROR") for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

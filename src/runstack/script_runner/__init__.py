@@ -1,0 +1,1 @@
+"""Running an unchanged MLflow script against runstack (``runstack run SCRIPT [args]``)."""

@@ -1,0 +1,10 @@
+"""Exits with the code given; its run is left open for the exit hooks to end."""
+
+import sys
+
+import mlflow
+
+mlflow.start_run()
+mlflow.log_metric("m", 1.0)
+print("ARGV", sys.argv[1:], __name__)
+sys.exit(int(sys.argv[1]))
