@@ -137,8 +137,12 @@ def test_allow_unauthenticated_says_so_in_the_log(
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
-    for name in ("RUNSTACK_SERVER_ALLOWED_HOSTS", "RUNSTACK_SEARCH_TIMEOUT"):
-        monkeypatch.setenv(name, "")
+    from runstack import settings
+    from runstack.server.guards import GuardSettings
+
+    exported = [s for s in settings.all_settings() if s.name.startswith("RUNSTACK_SE")]
+    for setting in exported:  # serve() exports them for its workers: restored afterwards
+        monkeypatch.setenv(setting.name, "")
     args = ["server", "--backend-store-uri", f"sqlite:///{tmp_path}/r.db", "--host", "0.0.0.0"]
     flags = ["--allow-unauthenticated", "--idle-timeout", "7", "--limit-concurrency", "50"]
     flags += ["--allowed-hosts", "tracking.corp", "--search-timeout", "3"]
@@ -148,8 +152,10 @@ def test_allow_unauthenticated_says_so_in_the_log(
     assert "WITHOUT AUTHENTICATION" in caplog.text
     assert seen["host"] == "0.0.0.0"
     assert seen["timeout_keep_alive"] == 7 and seen["limit_concurrency"] == 50
-    assert os.environ["RUNSTACK_SERVER_ALLOWED_HOSTS"] == "localhost,127.0.0.1,::1,tracking.corp"
-    assert os.environ["RUNSTACK_SEARCH_TIMEOUT"] == "3.0"
+    workers_see = GuardSettings.from_environment()
+    assert workers_see.host_allowed("tracking.corp") and workers_see.host_allowed("localhost")
+    assert not workers_see.host_allowed("10.1.2.3") and not workers_see.host_allowed("evil.ex")
+    assert settings.SEARCH_TIMEOUT.read() == 3.0
 
 
 @pytest.mark.slow

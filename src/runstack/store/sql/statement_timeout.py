@@ -16,16 +16,12 @@ import time
 from typing import Any
 
 from runstack import settings
-from runstack.errors import InvalidParameterError
+from runstack.errors import SearchTimeoutError
 
 TIMEOUT_ENV = settings.SEARCH_TIMEOUT.name
 # SQLite calls the handler every this many virtual-machine instructions (~0.1 ms of work).
 _SQLITE_STEPS = 10_000
 _PG_QUERY_CANCELED = "57014"
-
-
-class SearchTimeoutError(InvalidParameterError):
-    """A search that ran longer than the statement timeout and was stopped."""
 
 
 def timeout_from_environment() -> float:
