@@ -48,8 +48,7 @@ def repository_for(artifact_uri: str, tracking_uri: str | None = None) -> Artifa
         if error.name != module_name:
             raise  # a dependency of the repository is missing: its own message says which
         raise InvalidParameterError(
-            f"Artifact URI {artifact_uri!r}: this runstack has no repository for {scheme!r} "
-            "URIs."
+            f"Artifact URI {artifact_uri!r}: this runstack has no repository for {scheme!r} URIs."
         ) from None
     cls = getattr(module, class_name)
     if module_name.endswith(".http"):

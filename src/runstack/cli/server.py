@@ -115,12 +115,42 @@ _READ_ONLY = click.option(
 )
 
 
+_ARTIFACTS_DESTINATION = click.option(
+    "--artifacts-destination",
+    default=None,
+    metavar="PATH|s3://BUCKET/PREFIX",
+    help="Where the server keeps the artifacts it proxies [default: ./mlartifacts, beside "
+    "the store for SQLite].",
+)
+_SERVE_ARTIFACTS = click.option(
+    "--serve-artifacts/--no-serve-artifacts",
+    default=True,
+    show_default=True,
+    help="Proxy artifact uploads and downloads (/api/2.0/mlflow-artifacts/artifacts).",
+)
+_MAX_ARTIFACT_BYTES = click.option(
+    "--max-artifact-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="BYTES",
+    help="Largest artifact upload accepted; larger ones get a 413 [default: 64 GiB].",
+)
+
+
 def _serve(
-    uri: str, host: str, port: int, workers: int, read_only: bool, security: dict[str, Any]
+    uri: str,
+    host: str,
+    port: int,
+    workers: int,
+    read_only: bool,
+    artifacts: tuple[str | None, bool, int | None] = (None, True, None),
+    security: dict[str, Any] | None = None,
 ) -> None:
     from runstack.server import serve
     from runstack.server.connection_limits import ConnectionLimits
 
+    destination, serve_artifacts, max_artifact_bytes = artifacts
+    security = security or {}
     limits = ConnectionLimits(
         header_timeout_s=security.get("header_timeout", 10.0),
         body_timeout_s=security.get("body_timeout", 30.0),
@@ -134,6 +164,9 @@ def _serve(
             port=port,
             workers=workers,
             read_only=read_only,
+            artifacts_destination=destination,
+            serve_artifacts=serve_artifacts,
+            max_artifact_bytes=max_artifact_bytes,
             allow_unauthenticated=security.get("allow_unauthenticated", False),
             allowed_hosts=_list(security.get("allowed_hosts")),
             cors_allowed_origins=_list(security.get("cors_allowed_origins")),
@@ -166,6 +199,9 @@ def _serve(
     "--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes."
 )
 @_READ_ONLY
+@_ARTIFACTS_DESTINATION
+@_SERVE_ARTIFACTS
+@_MAX_ARTIFACT_BYTES
 @_security_options
 def server(
     backend_store_uri: str | None,
@@ -173,11 +209,16 @@ def server(
     port: int,
     workers: int,
     read_only: bool,
+    artifacts_destination: str | None,
+    serve_artifacts: bool,
+    max_artifact_bytes: int | None,
     **security: Any,
 ) -> None:
-    """Serve MLflow's REST API (and runstack's, and the web UI at /) over a store."""
+    """Serve MLflow's REST API (and runstack's, and the web UI at /) over a store, and proxy
+    artifacts."""
     uri = normalise_uri(backend_store_uri) if backend_store_uri else get_tracking_uri()
-    _serve(uri, host, port, workers, read_only, security)
+    artifacts = (artifacts_destination, serve_artifacts, max_artifact_bytes)
+    _serve(uri, host, port, workers, read_only, artifacts, security)
 
 
 def ui_url(host: str, port: int) -> str:
@@ -221,4 +262,4 @@ def ui(
         timer = threading.Timer(1.0, webbrowser.open, args=(url,))
         timer.daemon = True
         timer.start()
-    _serve(uri, host, port, 1, read_only, {"allow_unauthenticated": allow_unauthenticated})
+    _serve(uri, host, port, 1, read_only, security={"allow_unauthenticated": allow_unauthenticated})

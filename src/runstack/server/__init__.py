@@ -51,14 +51,20 @@ def serve(
     ssl_keyfile: str | None = None,
     limits: ConnectionLimits | None = None,
     search_timeout_s: float | None = None,
+    artifacts_destination: str | None = None,
+    serve_artifacts: bool = True,
+    max_artifact_bytes: int | None = None,
 ) -> None:
     """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped;
     with ``read_only``, every request that would change data is refused (403).
 
     Each worker process opens its own store. With several workers, use PostgreSQL (SQLite
     works, but its single writer makes more workers pointless for writes). The server has
-    no authentication yet: binding beyond loopback needs ``allow_unauthenticated=True``.
-    The guards and limits are described in docs/security.md.
+    no authentication yet: binding beyond loopback needs ``allow_unauthenticated=True``;
+    the guards and limits are described in docs/security.md. Artifacts are
+    proxied from ``artifacts_destination`` (a folder or ``s3://bucket/prefix``; by default
+    ``mlartifacts`` beside a SQLite store, else in the working directory) unless
+    ``serve_artifacts`` is False; uploads over ``max_artifact_bytes`` are refused (413).
     """
     if workers < 1:
         raise InvalidParameterError(f"workers={workers!r}: use 1 or more worker processes.")
@@ -78,6 +84,11 @@ def serve(
             name=error.name,
         ) from None
     check_backend(backend_store_uri)
+    from runstack.server.artifact_settings import ArtifactSettings
+
+    artifact_settings = ArtifactSettings.create(
+        backend_store_uri, artifacts_destination, serve_artifacts, max_artifact_bytes
+    )
 
     from runstack.server.connection_limits import PROTOCOL, ConnectionLimits
     from runstack.server.guards import GuardSettings
@@ -98,6 +109,7 @@ def serve(
             " anyone who can reach this address can read and change every experiment and run.",
             host,
         )
+    artifact_settings.export()
     uvicorn.run(
         "runstack.server.app:app_from_environment",
         factory=True,
