@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artifact_server_bench import SERVER_LINES
 from bench_core import (
     MLFLOW_VERSION,
     WORK_ROOT,
@@ -50,6 +51,7 @@ class Settings:
     big_file_mb: int
     small_files: int
     small_file_bytes: int = 1024
+    memory_mb: int = 5120  # the file sent up and down through a server for peak memory
 
 
 @dataclass
@@ -206,6 +208,8 @@ LINES: list[Line] = [
     Line("log_artifacts (10,000 x 1 KB, local)", "files/s", ">= 10x MLflow", measure_log_artifacts),
     Line("list_artifacts (10,000 files, local)", "ms", "<= 100 ms", measure_list_artifacts),
 ]
+# Through a tracking server (runstack server vs mlflow server): artifact_server_bench.py.
+LINES += [Line(*line) for line in SERVER_LINES]
 
 
 # --------------------------------------------------------------------------- report
@@ -272,6 +276,7 @@ def main(argv: list[str]) -> int:
         repeat=args.repeat or (1 if quick else 3),
         big_file_mb=100 if quick else 1024,
         small_files=1000 if quick else 10_000,
+        memory_mb=200 if quick else 5120,
     )
     try:
         pythons: dict[str, Path] = {}

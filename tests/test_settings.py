@@ -31,6 +31,10 @@ BAD_VALUES = {
     settings.SERVER_THREADS: "1.5",
     settings.SERVER_REAP_INTERVAL: "-10",
     settings.SERVER_READ_ONLY: "sometimes",
+    settings.SERVER_SERVE_ARTIFACTS: "perhaps",
+    settings.SERVER_MAX_ARTIFACT_BYTES: "0",
+    settings.S3_IGNORE_TLS: "maybe",
+    settings.S3_ADDRESSING_STYLE: "diagonal",
 }
 
 

@@ -4,7 +4,8 @@
 
     RunstackError                      base: ``error_code``, ``http_status``; alias MlflowException
     ├── InvalidParameterError          INVALID_PARAMETER_VALUE, 400: a bad value from the caller
-    │   └── SettingError               an environment variable breaks its rule (runstack.settings)
+    │   ├── SettingError               an environment variable breaks its rule (runstack.settings)
+    │   └── FilterSyntaxError          a malformed filter, with the position of the fault (UI API)
     ├── ResourceNotFoundError          RESOURCE_DOES_NOT_EXIST, 404: no such run/experiment/tag
     ├── ResourceAlreadyExistsError     RESOURCE_ALREADY_EXISTS, 400 (as MLflow): a name is taken
     ├── InvalidStateError              INVALID_STATE, 400: the object is in the wrong state
@@ -23,6 +24,8 @@ contain SQL or database driver text.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 # error_code -> HTTP status, as MLflow's REST API maps them.
 HTTP_STATUS_BY_CODE: dict[str, int] = {
@@ -90,6 +93,21 @@ class SettingError(InvalidParameterError):
         self.name = name
         self.value = value
         self.rule = rule
+
+
+class FilterSyntaxError(InvalidParameterError):
+    """A malformed filter; the JSON error also carries the 0-based character position, so
+    the page can put a caret under the filter box."""
+
+    def __init__(self, message: str, position: int | None) -> None:
+        super().__init__(message)
+        self.position = position
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = dict(super().to_dict())
+        if self.position is not None:
+            body["position"] = self.position
+        return body
 
 
 class ResourceNotFoundError(RunstackError):

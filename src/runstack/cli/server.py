@@ -24,11 +24,50 @@ _READ_ONLY = click.option(
 )
 
 
-def _serve(uri: str, host: str, port: int, workers: int, read_only: bool) -> None:
+_ARTIFACTS_DESTINATION = click.option(
+    "--artifacts-destination",
+    default=None,
+    metavar="PATH|s3://BUCKET/PREFIX",
+    help="Where the server keeps the artifacts it proxies [default: ./mlartifacts, beside "
+    "the store for SQLite].",
+)
+_SERVE_ARTIFACTS = click.option(
+    "--serve-artifacts/--no-serve-artifacts",
+    default=True,
+    show_default=True,
+    help="Proxy artifact uploads and downloads (/api/2.0/mlflow-artifacts/artifacts).",
+)
+_MAX_ARTIFACT_BYTES = click.option(
+    "--max-artifact-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="BYTES",
+    help="Largest artifact upload accepted; larger ones get a 413 [default: 64 GiB].",
+)
+
+
+def _serve(
+    uri: str,
+    host: str,
+    port: int,
+    workers: int,
+    read_only: bool,
+    artifacts: tuple[str | None, bool, int | None] = (None, True, None),
+) -> None:
     from runstack.server import serve
 
+    destination, serve_artifacts, max_artifact_bytes = artifacts
     try:
-        serve(uri, host=host, port=port, workers=workers, read_only=read_only)
+        serve(
+            uri,
+            host=host,
+            port=port,
+            workers=workers,
+            read_only=read_only,
+            artifacts_destination=destination,
+            serve_artifacts=serve_artifacts,
+            max_artifact_bytes=max_artifact_bytes,
+        )
     except ImportError as error:
         raise click.ClickException(
             f"The server needs extra packages ({error.name}); install them with "
@@ -50,12 +89,24 @@ def _serve(uri: str, host: str, port: int, workers: int, read_only: bool) -> Non
     "--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes."
 )
 @_READ_ONLY
+@_ARTIFACTS_DESTINATION
+@_SERVE_ARTIFACTS
+@_MAX_ARTIFACT_BYTES
 def server(
-    backend_store_uri: str | None, host: str, port: int, workers: int, read_only: bool
+    backend_store_uri: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    read_only: bool,
+    artifacts_destination: str | None,
+    serve_artifacts: bool,
+    max_artifact_bytes: int | None,
 ) -> None:
-    """Serve MLflow's REST API (and runstack's, and the web UI at /) over a store."""
+    """Serve MLflow's REST API (and runstack's, and the web UI at /) over a store, and proxy
+    artifacts."""
     uri = normalise_uri(backend_store_uri) if backend_store_uri else get_tracking_uri()
-    _serve(uri, host, port, workers, read_only)
+    artifacts = (artifacts_destination, serve_artifacts, max_artifact_bytes)
+    _serve(uri, host, port, workers, read_only, artifacts)
 
 
 def ui_url(host: str, port: int) -> str:

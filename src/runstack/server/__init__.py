@@ -33,12 +33,18 @@ def serve(
     *,
     access_log: bool = False,
     read_only: bool = False,
+    artifacts_destination: str | None = None,
+    serve_artifacts: bool = True,
+    max_artifact_bytes: int | None = None,
 ) -> None:
     """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped;
     with ``read_only``, every request that would change data is refused (403).
 
     Each worker process opens its own store. With several workers, use PostgreSQL (SQLite
-    works, but its single writer makes more workers pointless for writes).
+    works, but its single writer makes more workers pointless for writes). Artifacts are
+    proxied from ``artifacts_destination`` (a folder or ``s3://bucket/prefix``; by default
+    ``mlartifacts`` beside a SQLite store, else in the working directory) unless
+    ``serve_artifacts`` is False; uploads over ``max_artifact_bytes`` are refused (413).
     """
     if workers < 1:
         raise InvalidParameterError(f"workers={workers!r}: use 1 or more worker processes.")
@@ -52,12 +58,18 @@ def serve(
             name=error.name,
         ) from None
     check_backend(backend_store_uri)
+    from runstack.server.artifact_settings import ArtifactSettings
+
+    artifact_settings = ArtifactSettings.create(
+        backend_store_uri, artifacts_destination, serve_artifacts, max_artifact_bytes
+    )
 
     from runstack.server.tcp import PROTOCOL
     from runstack.settings import SERVER_BACKEND_STORE_URI, SERVER_READ_ONLY
 
     SERVER_BACKEND_STORE_URI.export(backend_store_uri)  # read by each worker's app factory
     SERVER_READ_ONLY.export("true" if read_only else "false")
+    artifact_settings.export()
     uvicorn.run(
         "runstack.server.app:app_from_environment",
         factory=True,

@@ -16,7 +16,7 @@ from typing import Any
 
 from runstack import __version__
 from runstack.entities import ViewType
-from runstack.errors import InvalidParameterError, ResourceNotFoundError
+from runstack.errors import FilterSyntaxError, InvalidParameterError, ResourceNotFoundError
 from runstack.filters import parse_run_filter
 from runstack.server.endpoints import GET, POST, RUNSTACK_PREFIX, Endpoint
 from runstack.server.fields import INT64, OBJECT, STRING, STRINGS, Field
@@ -38,26 +38,13 @@ _VIEWS = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all
 _POSITION = re.compile(r" at position (\d+)")
 
 
-class FilterSyntaxError(InvalidParameterError):
-    """A malformed filter; the JSON error also carries the 0-based character position, so
-    the page can put a caret under the filter box."""
-
-    def __init__(self, message: str, position: int | None) -> None:
-        super().__init__(message)
-        self.position = position
-
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = dict(super().to_dict())
-        if self.position is not None:
-            body["position"] = self.position
-        return body
-
-
 def _double(value: float | None) -> float | str | None:
     return None if value is None else encode_double(value)
 
 
 def _doubles(values: Sequence[float]) -> list[float | str]:
+    if math.isfinite(sum(values)):  # no NaN or infinity in it (their sum would not be finite)
+        return list(values)
     return [v if math.isfinite(v) else encode_double(v) for v in values]
 
 
