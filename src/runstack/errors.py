@@ -5,6 +5,7 @@
     RunstackError                      base: ``error_code``, ``http_status``; alias MlflowException
     ├── InvalidParameterError          INVALID_PARAMETER_VALUE, 400: a bad value from the caller
     │   ├── SettingError               an environment variable breaks its rule (runstack.settings)
+    │   ├── SearchTimeoutError         a search stopped by the statement timeout (not retried)
     │   └── FilterSyntaxError          a malformed filter, with the position of the fault (UI API)
     ├── ResourceNotFoundError          RESOURCE_DOES_NOT_EXIST, 404: no such run/experiment/tag
     ├── ResourceAlreadyExistsError     RESOURCE_ALREADY_EXISTS, 400 (as MLflow): a name is taken
@@ -93,6 +94,11 @@ class SettingError(InvalidParameterError):
         self.name = name
         self.value = value
         self.rule = rule
+
+
+class SearchTimeoutError(InvalidParameterError):
+    """A search that ran longer than the store's statement timeout and was stopped: a 400,
+    since the same search would be stopped again (clients do not retry it)."""
 
 
 class FilterSyntaxError(InvalidParameterError):

@@ -6,9 +6,19 @@ module imports no web framework itself, so ``import runstack.server`` stays chea
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from runstack.errors import InvalidParameterError
 
-__all__ = ["check_backend", "serve"]
+if TYPE_CHECKING:
+    from runstack.server.connection_limits import ConnectionLimits
+
+__all__ = ["check_backend", "check_bind", "is_loopback", "serve"]
+
+logger = logging.getLogger("runstack.server")
 
 
 def check_backend(backend_store_uri: str) -> None:
@@ -33,6 +43,14 @@ def serve(
     *,
     access_log: bool = False,
     read_only: bool = False,
+    allow_unauthenticated: bool = False,
+    allowed_hosts: Sequence[str] = (),
+    cors_allowed_origins: Sequence[str] = (),
+    x_frame_options: str = "SAMEORIGIN",
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    limits: ConnectionLimits | None = None,
+    search_timeout_s: float | None = None,
     artifacts_destination: str | None = None,
     serve_artifacts: bool = True,
     max_artifact_bytes: int | None = None,
@@ -41,13 +59,21 @@ def serve(
     with ``read_only``, every request that would change data is refused (403).
 
     Each worker process opens its own store. With several workers, use PostgreSQL (SQLite
-    works, but its single writer makes more workers pointless for writes). Artifacts are
+    works, but its single writer makes more workers pointless for writes). The server has
+    no authentication yet: binding beyond loopback needs ``allow_unauthenticated=True``;
+    the guards and limits are described in docs/security.md. Artifacts are
     proxied from ``artifacts_destination`` (a folder or ``s3://bucket/prefix``; by default
     ``mlartifacts`` beside a SQLite store, else in the working directory) unless
     ``serve_artifacts`` is False; uploads over ``max_artifact_bytes`` are refused (413).
     """
     if workers < 1:
         raise InvalidParameterError(f"workers={workers!r}: use 1 or more worker processes.")
+    check_bind(host, allow_unauthenticated)
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise InvalidParameterError(
+            "TLS needs both --ssl-certfile and --ssl-keyfile (the key may also be inside the "
+            "certificate file: then give that file twice)."
+        )
     try:
         import starlette  # noqa: F401
         import uvicorn
@@ -64,11 +90,25 @@ def serve(
         backend_store_uri, artifacts_destination, serve_artifacts, max_artifact_bytes
     )
 
-    from runstack.server.tcp import PROTOCOL
-    from runstack.settings import SERVER_BACKEND_STORE_URI, SERVER_READ_ONLY
+    from runstack.server.connection_limits import PROTOCOL, ConnectionLimits
+    from runstack.server.guards import GuardSettings
+    from runstack.settings import SEARCH_TIMEOUT, SERVER_BACKEND_STORE_URI, SERVER_READ_ONLY
 
-    SERVER_BACKEND_STORE_URI.export(backend_store_uri)  # read by each worker's app factory
+    limits = limits or ConnectionLimits()
+    guards = GuardSettings.for_bind(host, allowed_hosts, cors_allowed_origins, x_frame_options)
+    # Read by each worker process: its app factory, its protocol class and its store.
+    SERVER_BACKEND_STORE_URI.export(backend_store_uri)
     SERVER_READ_ONLY.export("true" if read_only else "false")
+    guards.export(host)
+    limits.export()
+    if search_timeout_s is not None:
+        SEARCH_TIMEOUT.export(repr(search_timeout_s))
+    if not is_loopback(host):
+        logger.warning(
+            "runstack server: listening on %s WITHOUT AUTHENTICATION (--allow-unauthenticated):"
+            " anyone who can reach this address can read and change every experiment and run.",
+            host,
+        )
     artifact_settings.export()
     uvicorn.run(
         "runstack.server.app:app_from_environment",
@@ -79,4 +119,29 @@ def serve(
         http=PROTOCOL,
         access_log=access_log,
         log_level="info",
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        **limits.uvicorn_options(),
     )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to ``host`` keeps the server on this machine."""
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, allow_unauthenticated: bool) -> None:
+    """Refuse an address beyond loopback unless unauthenticated access was asked for."""
+    if not is_loopback(host) and not allow_unauthenticated:
+        raise InvalidParameterError(
+            f"Refusing to listen on {host!r}: runstack server has no authentication yet, so "
+            "anyone who can reach that address could read and change every experiment and "
+            "run. Listen on 127.0.0.1 (and put an authenticating reverse proxy in front), or "
+            "pass --allow-unauthenticated if the network itself is trusted."
+        )
