@@ -148,6 +148,7 @@ def run_mlflow(url: str, work: Path) -> dict[str, Any]:
     return result
 
 
+@pytest.mark.slow
 def test_mlflow_client_uploads_lists_and_downloads(served: Served, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
