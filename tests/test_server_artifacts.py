@@ -439,7 +439,7 @@ def test_killed_upload_leaves_nothing(served: Served) -> None:
     """A client that dies mid-upload: no file appears, and the partial one is removed."""
     with socket.create_connection((served.server.host, served.server.port)) as raw:
         raw.sendall(
-            f"PUT {ROUTE}/0/run/artifacts/model.bin HTTP/1.1\r\nHost: x\r\n"
+            f"PUT {ROUTE}/0/run/artifacts/model.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             f"Content-Length: {10 * 1024 * 1024}\r\n\r\n".encode()
         )
         raw.sendall(b"m" * (3 * 1024 * 1024))
