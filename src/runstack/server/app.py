@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__, settings
 from runstack.errors import ApiError, InvalidParameterError, RunstackError, StoreUnavailableError
-from runstack.server import handlers_ui, reaper
+from runstack.server import handlers_ui, handlers_ui_artifacts, reaper
 from runstack.server.artifact_settings import ArtifactSettings, narrow_endpoints, serve_store
 from runstack.server.artifacts import ROUTES as ARTIFACT_ROUTES
 from runstack.server.artifacts import ArtifactProxy
@@ -131,9 +131,13 @@ def _too_large(size: int, limit: int) -> ApiError:
     )
 
 
-def _index(read_only: bool) -> dict[str, Endpoint]:
+def _index(read_only: bool, destination: str | None = None) -> dict[str, Endpoint]:
     table = {}
-    for endpoint in (*ALL_ENDPOINTS, handlers_ui.config_endpoint(read_only)):
+    for endpoint in (
+        *ALL_ENDPOINTS,
+        handlers_ui.config_endpoint(read_only),
+        *handlers_ui_artifacts.artifact_endpoints(destination),
+    ):
         table[endpoint.full_path] = endpoint
         if endpoint.prefix == MLFLOW_PREFIX:
             table[AJAX_PREFIX + endpoint.path] = endpoint
@@ -199,13 +203,17 @@ def create_app(
     body_limit = config.max_body_bytes
     # Store calls block: they run on these threads (each may hold a database connection).
     workers = ThreadPoolExecutor(config.threads, thread_name_prefix="runstack-api")
-    endpoints = narrow_endpoints(_index(config.read_only), artifact_settings)
+    endpoints = narrow_endpoints(
+        _index(config.read_only, artifact_settings.destination), artifact_settings
+    )
     proxy = ArtifactProxy(artifact_settings, config.read_only)
     document = openapi_document(ALL_ENDPOINTS)
 
-    def call(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any]:
+    def call(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any] | Response:
         body = endpoint.handler(holder.get(), args)
-        return {**body, **config.client_limits()} if endpoint.reports_limits else body
+        if endpoint.reports_limits and isinstance(body, dict):
+            return {**body, **config.client_limits()}
+        return body
 
     # A PostgreSQL call waits only for the database's own short work, so a quick request that
     # is the only one in this process is answered on the event loop: handing it to a thread
@@ -214,7 +222,7 @@ def create_app(
     quick_on_loop = urlsplit(backend_store_uri).scheme.startswith("postgres")
     in_flight = 0
 
-    async def answer(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any]:
+    async def answer(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any] | Response:
         nonlocal in_flight
         in_flight += 1
         try:
@@ -253,7 +261,8 @@ def create_app(
                 body = await _read_body(scope, receive, body_limit, config.body_timeout_s)
                 raw = decode_object(body)
             args = parse_fields(endpoint.fields, raw)
-            response: Response = JSONResponse(await answer(endpoint, args))
+            answered = await answer(endpoint, args)
+            response = answered if isinstance(answered, Response) else JSONResponse(answered)
         except RunstackError as error:
             response = error_response(error)
             if isinstance(error, ApiError) and error.status == 405 and endpoint is not None:

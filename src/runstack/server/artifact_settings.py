@@ -7,17 +7,18 @@ the destination or the server's working directory).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.responses import Response
+
 from runstack import settings
 from runstack.artifacts.paths import safe_relative_path
 from runstack.artifacts.registry import scheme_of
 from runstack.errors import InvalidParameterError
-from runstack.server.endpoints import Endpoint
+from runstack.server.endpoints import Endpoint, Handler
 from runstack.store.base import Store
 
 DEFAULT_MAX_UPLOAD_BYTES = settings.SERVER_MAX_ARTIFACT_BYTES.default
@@ -150,8 +151,8 @@ def narrow_endpoints(table: dict[str, Endpoint], settings: ArtifactSettings) -> 
     if settings.destination is None:
         return table
 
-    def wrap(handler: Callable[[Store, dict[str, Any]], dict[str, Any]]) -> Any:
-        def create(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    def wrap(handler: Handler) -> Handler:
+        def create(store: Store, args: dict[str, Any]) -> dict[str, Any] | Response:
             location = args.get("artifact_location") or None
             return handler(store, {**args, "artifact_location": check_location(location, settings)})
 

@@ -115,6 +115,34 @@ async def send_json(send: Any, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
+def open_for_download(repository: Any, relative: str) -> tuple[Any, int]:
+    """(binary stream, size) of the file ``relative`` of ``repository``, read in blocks by the
+    caller, who closes it: a local file, an S3 object's body, or for other kinds a temporary
+    copy (deleted once opened). A missing file is a 404, a folder a 400."""
+    from runstack.artifacts.local import TEMP_PREFIX, LocalArtifactRepository
+
+    if isinstance(repository, LocalArtifactRepository):
+        target = repository.local_path(relative)
+        if target.name.startswith(TEMP_PREFIX) or not target.exists():
+            raise ResourceNotFoundError(f"No artifact {relative!r} on this server.")
+        if target.is_dir():
+            raise InvalidParameterError(
+                f"Artifact path {relative!r} is a folder, not a file: list it with "
+                "GET /api/2.0/mlflow-artifacts/artifacts?path=<folder>."
+            )
+        stream = open(target, "rb")  # noqa: SIM115  (closed by the caller)
+        return stream, os.fstat(stream.fileno()).st_size
+    if hasattr(repository, "open_object"):
+        body, size = repository.open_object(relative)
+        return body, size
+    with tempfile.TemporaryDirectory(prefix="runstack-download-") as folder:
+        copy = repository.download(relative, Path(folder))
+        if copy.is_dir():
+            raise InvalidParameterError(f"Artifact path {relative!r} is a folder, not a file.")
+        stream = open(copy, "rb")  # noqa: SIM115  (closed by the caller)
+    return stream, os.fstat(stream.fileno()).st_size
+
+
 # The proxy ------------------------------------------------------------------------------------
 
 
@@ -366,22 +394,7 @@ class ArtifactProxy:
     # Downloading ---------------------------------------------------------------------------
 
     def _open_download(self, relative: str) -> tuple[Any, int]:
-        repository = self.repository
-        if not self.is_local:
-            body, size = repository.open_object(relative)
-            return body, size
-        from runstack.artifacts.local import TEMP_PREFIX
-
-        target = repository.local_path(relative)
-        if target.name.startswith(TEMP_PREFIX) or not target.exists():
-            raise ResourceNotFoundError(f"No artifact {relative!r} on this server.")
-        if target.is_dir():
-            raise InvalidParameterError(
-                f"Artifact path {relative!r} is a folder, not a file: list it with "
-                "GET /api/2.0/mlflow-artifacts/artifacts?path=<folder>."
-            )
-        stream = open(target, "rb")  # noqa: SIM115  (closed by _download)
-        return stream, os.fstat(stream.fileno()).st_size
+        return open_for_download(self.repository, relative)
 
     async def _download(self, relative: str, send: Any) -> None:
         stream, size = await self.run(self._open_download, relative)

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.responses import Response
+
 from runstack.server.fields import Field
 from runstack.store.base import Store
 
@@ -22,7 +24,8 @@ RUNSTACK_PREFIX = "/api/2.0/runstack/"
 # ... also answered here, beside MLflow's UI prefix (the web UI calls both this way).
 RUNSTACK_AJAX_PREFIX = "/ajax-api/2.0/runstack/"
 
-Handler = Callable[[Store, dict[str, Any]], dict[str, Any]]
+# A handler answers a JSON body, or (an endpoint sending bytes) a ready response.
+Handler = Callable[[Store, dict[str, Any]], "dict[str, Any] | Response"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Endpoint:
 
     # A POST that changes nothing (a search): still answered by a --read-only server.
     reads_only: bool = False
+    # What a 200 answer is, for the OpenAPI document.
+    media_type: str = "application/json"
 
     @property
     def changes_state(self) -> bool:

@@ -180,7 +180,13 @@ def _operation(endpoint: Endpoint, method: str) -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": f"Response body: {endpoint.response}",
-                "content": {"application/json": {"schema": {"type": "object"}}},
+                "content": {
+                    endpoint.media_type: {
+                        "schema": {"type": "object"}
+                        if endpoint.media_type == "application/json"
+                        else {"type": "string", "format": "binary"}
+                    }
+                },
             },
             "default": _ERROR,
         },

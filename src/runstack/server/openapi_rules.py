@@ -34,6 +34,15 @@ _SEGMENT = "(?!\\.\\.?(?:/|$))[\\w.\\- :]+"
 _KEY = f"^(?!\\.\\.)(?!/){_SEGMENT}(?:/{_SEGMENT})*$"
 
 TEXT: Schema = {"type": "string", "pattern": _NO_NUL}
+# artifacts.paths.safe_relative_path: no NUL or backslash, not absolute, no drive letter, no
+# ".." segment; safe_file_name: and some segment other than "" and ".".
+_END = "(?![\\s\\S])"  # the very end (a "$" also matches before a final newline)
+_SAFE_PATH = f"^(?!/)(?![A-Za-z]:)(?!(?:[^/]*/)*\\.\\.(?:/|{_END}))[^\\x00\\\\]*$"
+ARTIFACT_PATH: Schema = {"type": "string", "pattern": _SAFE_PATH}
+ARTIFACT_FILE: Schema = {
+    "type": "string",
+    "pattern": f"^(?=(?:[^/]*/)*(?!\\.(?:/|{_END}))[^/])" + _SAFE_PATH[1:],
+}
 
 
 def _at_most(limit: int) -> str:
@@ -199,6 +208,9 @@ BY_PATH.update(
             "additionalProperties": False,
         },
         ("ui/metrics/series", "max_points"): _bounded(4, 100_000),
+        ("ui/artifacts/list", "path"): ARTIFACT_PATH,
+        ("ui/artifacts/get", "path"): ARTIFACT_FILE,
+        ("ui/artifacts/get", "max_bytes"): _bounded(1, 1 << 40),
         ("ui/metrics/series", "run_id"): {
             "type": "array",
             "items": RUN_ID,

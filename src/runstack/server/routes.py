@@ -9,6 +9,7 @@ from runstack.server import (
     handlers_runs,
     handlers_runstack,
     handlers_ui,
+    handlers_ui_artifacts,
 )
 from runstack.server.endpoints import Endpoint
 
@@ -19,4 +20,5 @@ ALL_ENDPOINTS: tuple[Endpoint, ...] = (
     *handlers_models.ENDPOINTS,
     *handlers_runstack.ENDPOINTS,
     *handlers_ui.ENDPOINTS,
+    *handlers_ui_artifacts.ENDPOINTS,
 )
