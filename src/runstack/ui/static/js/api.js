@@ -78,6 +78,9 @@ export const api = {
   series(params) {
     return request(UI + 'metrics/series' + query(params));
   },
+  artifacts(runId, path) {
+    return request(UI + 'artifacts/list' + query({run_id: runId, path}));
+  },
   experiment(experimentId) {
     return request(MLFLOW + 'experiments/get' + query({experiment_id: experimentId}));
   },
@@ -85,6 +88,11 @@ export const api = {
     return post(MLFLOW + path, body);
   },
 };
+
+/** The URL of one artifact file's bytes (only the first maxBytes when given). */
+export function artifactUrl(runId, path, maxBytes) {
+  return UI + 'artifacts/get' + query({run_id: runId, path, max_bytes: maxBytes});
+}
 
 /** A number from the wire, where NaN and infinities come as strings. */
 export function num(value) {

@@ -1,7 +1,8 @@
-// One run: its facts, description, params, tags, inputs, latest metrics, and one chart per
-// metric key (drawn when scrolled into view). While it is RUNNING the page polls the server.
+// One run: its facts, description, params, tags, inputs, latest metrics, one chart per
+// metric key (drawn when scrolled into view), and its artifacts (artifacts.js). While it is RUNNING the page polls the server.
 
 import {api, num} from '../api.js';
+import {artifactsSection} from '../artifacts.js';
 import {chartControls, chartOptions} from '../chart_controls.js';
 import {colorFor} from '../charts/colors.js';
 import {chartCard} from '../charts/card.js';
@@ -58,7 +59,8 @@ export async function render(ctx, route) {
     h('div', {class: 'two-col'},
       h('section', {}, h('h2', {}, 'Parameters'), paramSearch, paramsBox),
       h('section', {}, h('h2', {}, 'Tags'), tagsBox)),
-    h('section', {}, h('h2', {}, 'Dataset inputs'), inputsBox));
+    h('section', {}, h('h2', {}, 'Dataset inputs'), inputsBox),
+    artifactsSection(runId).element);
 
   let experimentName = `Experiment ${info.experiment_id}`;
   api.experiment(info.experiment_id).then(({experiment}) => {
