@@ -31,6 +31,10 @@ BAD_VALUES = {
     settings.SERVER_THREADS: "1.5",
     settings.SERVER_REAP_INTERVAL: "-10",
     settings.SERVER_READ_ONLY: "sometimes",
+    settings.SERVER_X_FRAME_OPTIONS: "ALLOW-FROM x",
+    settings.SERVER_HEADER_TIMEOUT: "0",
+    settings.SERVER_BODY_TIMEOUT: "never",
+    settings.SEARCH_TIMEOUT: "-1",
 }
 
 

@@ -186,6 +186,32 @@ SERVER_READ_ONLY: Setting[bool] = Setting(
 )
 
 
+# Request guards and limits (docs/security.md); `runstack server`'s flags set them for its
+# worker processes.
+SERVER_BIND_HOST: Setting[str | None] = Setting(  # set by `runstack server`, not by people
+    "RUNSTACK_SERVER_BIND_HOST", None, _text, "an address", ()
+)
+SERVER_ALLOWED_HOSTS = _optional_text("RUNSTACK_SERVER_ALLOWED_HOSTS", (SERVER_DOC,))
+SERVER_CORS_ALLOWED_ORIGINS = _optional_text("RUNSTACK_SERVER_CORS_ALLOWED_ORIGINS", (SERVER_DOC,))
+SERVER_X_FRAME_OPTIONS: Setting[str | None] = Setting(
+    "RUNSTACK_SERVER_X_FRAME_OPTIONS",
+    "SAMEORIGIN",
+    _choice("SAMEORIGIN", "DENY", "NONE"),
+    "SAMEORIGIN, DENY or NONE",
+    (SERVER_DOC,),
+)
+SERVER_HEADER_TIMEOUT: Setting[float] = Setting(
+    "RUNSTACK_SERVER_HEADER_TIMEOUT", 10.0, _positive_seconds, _SECONDS_RULE, (SERVER_DOC,)
+)
+SERVER_BODY_TIMEOUT: Setting[float] = Setting(
+    "RUNSTACK_SERVER_BODY_TIMEOUT", 30.0, _positive_seconds, _SECONDS_RULE, (SERVER_DOC,)
+)
+# Each statement of a search, on any SQL store (Python API or server).
+SEARCH_TIMEOUT: Setting[float] = Setting(
+    "RUNSTACK_SEARCH_TIMEOUT", 30.0, _positive_seconds, _SECONDS_RULE, (SERVER_DOC,)
+)
+
+
 def all_settings() -> list[Setting[object]]:
     """Every variable defined here, in definition order."""
     return [value for value in globals().values() if isinstance(value, Setting)]

@@ -25,11 +25,13 @@ MAX_TAG_VALUE_LENGTH = 8000
 MAX_EXPERIMENT_NAME_LENGTH = 500
 MAX_EXPERIMENT_TAG_VALUE_LENGTH = 20000
 MAX_RUN_NAME_LENGTH = 250
+MAX_USER_ID_LENGTH = 256
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 
 _KEY_PATTERN = re.compile(r"^[/\w.\- :]*$")
 _RUN_ID_PATTERN = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
+_ID_DIGITS = re.compile(r"[0-9]{1,19}")
 _PREVIEW = 60
 
 
@@ -195,7 +197,17 @@ def validate_timestamp(timestamp: object, what: str = "timestamp") -> int:
         raise InvalidParameterError(
             f"Invalid {what} {preview(timestamp)}: use integer milliseconds since the epoch."
         )
-    as_float = float(timestamp)
+    if isinstance(timestamp, int):  # exact, however large (float() would overflow)
+        if not 0 <= timestamp <= INT64_MAX:
+            raise InvalidParameterError(
+                f"Invalid {what} {preview(timestamp)}: it must be between 0 and {INT64_MAX} "
+                "milliseconds."
+            )
+        return int(timestamp)
+    try:
+        as_float = float(timestamp)
+    except OverflowError:
+        as_float = math.inf
     if not math.isfinite(as_float):
         raise InvalidParameterError(f"Invalid {what} {timestamp!r}: it must be finite.")
     # Exact for Python ints; other reals (numpy scalars, floats) are far below 2**53 here.
@@ -223,8 +235,9 @@ def validate_experiment_id(experiment_id: object) -> str:
             f"Invalid experiment id {preview(experiment_id)} of type "
             f"{type(experiment_id).__name__}: use a str or int."
         )
-    text = str(experiment_id).strip()
-    if not text.isdigit() or int(text) > INT64_MAX:
+    text = str(experiment_id)
+    # ASCII digits only: str.isdigit() also takes "²", and int() takes " 1" and "+1".
+    if not _ID_DIGITS.fullmatch(text) or int(text) > INT64_MAX:
         raise InvalidParameterError(
             f"Invalid experiment id {preview(experiment_id)}: experiment ids are non-negative "
             "integers."
@@ -258,6 +271,21 @@ def validate_run_name(name: object) -> str:
         )
     require_storable(name, "Run name")
     return name
+
+
+def validate_user_id(user_id: object) -> str:
+    """The user recorded on a run: a string of at most 256 characters (MLflow's column)."""
+    if not isinstance(user_id, str):
+        raise InvalidParameterError(
+            f"Invalid user_id {preview(user_id)} of type {type(user_id).__name__}: use a string."
+        )
+    if len(user_id) > MAX_USER_ID_LENGTH:
+        raise InvalidParameterError(
+            f"Invalid user_id {preview(user_id)}: it is {len(user_id)} characters long; the "
+            f"limit is {MAX_USER_ID_LENGTH}."
+        )
+    require_storable(user_id, "user_id")
+    return user_id
 
 
 def validate_status(status: object) -> str:

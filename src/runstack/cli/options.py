@@ -47,7 +47,7 @@ def make_client(tracking_uri: str | None) -> TrackingClient:
 
 def find_experiment(client: TrackingClient, name_or_id: str) -> Experiment:
     """An experiment by id (all digits) or else by name."""
-    if name_or_id.isdigit():
+    if name_or_id.isascii() and name_or_id.isdigit():
         try:
             return client.get_experiment(name_or_id)
         except ResourceNotFoundError:

@@ -4,17 +4,108 @@ from __future__ import annotations
 
 import threading
 import webbrowser
+from typing import Any
 
 import click
 
+from runstack.errors import InvalidParameterError
 from runstack.tracking_uri import get_tracking_uri, normalise_uri
 
 _HOST = click.option(
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Address to listen on; use 0.0.0.0 to accept connections from other hosts.",
+    help="Address to listen on. Beyond loopback (e.g. 0.0.0.0) needs --allow-unauthenticated.",
 )
+_ALLOW_UNAUTHENTICATED = click.option(
+    "--allow-unauthenticated",
+    is_flag=True,
+    help="Allow listening beyond loopback although the server has no authentication yet.",
+)
+_SECONDS = click.FloatRange(0.1, 3600)
+
+
+def _list(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def _security_options(command: Any) -> Any:
+    """The request guards' and connection limits' options (docs/security.md)."""
+    options = [
+        click.option(
+            "--allowed-hosts",
+            envvar="RUNSTACK_SERVER_ALLOWED_HOSTS",
+            metavar="HOSTS",
+            help="Comma-separated Host names answered besides localhost (wildcards like "
+            "*.corp; host:port; '*' for any). Default: loopback names, plus any IP address "
+            "when listening beyond loopback.",
+        ),
+        click.option(
+            "--cors-allowed-origins",
+            envvar="RUNSTACK_SERVER_CORS_ALLOWED_ORIGINS",
+            metavar="ORIGINS",
+            help="Comma-separated origins (https://app.corp, wildcards, '*') whose pages may "
+            "call the API and read its answers. Default: none but the server's own.",
+        ),
+        click.option(
+            "--x-frame-options",
+            default="SAMEORIGIN",
+            show_default=True,
+            type=click.Choice(["SAMEORIGIN", "DENY", "NONE"], case_sensitive=False),
+            help="X-Frame-Options header on every answer (NONE: no header).",
+        ),
+        click.option(
+            "--ssl-certfile",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Serve HTTPS with this certificate (PEM).",
+        ),
+        click.option(
+            "--ssl-keyfile",
+            type=click.Path(exists=True, dir_okay=False),
+            help="The private key of --ssl-certfile (PEM).",
+        ),
+        click.option(
+            "--search-timeout",
+            type=_SECONDS,
+            default=10.0,
+            show_default=True,
+            help="Seconds one search statement may run; then a 400.",
+        ),
+        click.option(
+            "--header-timeout",
+            type=_SECONDS,
+            default=10.0,
+            show_default=True,
+            help="Seconds a connection may take to send a request's headers.",
+        ),
+        click.option(
+            "--body-timeout",
+            type=_SECONDS,
+            default=30.0,
+            show_default=True,
+            help="Seconds a request may take to send its JSON body.",
+        ),
+        click.option(
+            "--idle-timeout",
+            type=_SECONDS,
+            default=5.0,
+            show_default=True,
+            help="Seconds a kept-alive connection may stay idle.",
+        ),
+        click.option(
+            "--limit-concurrency",
+            type=click.IntRange(1, 1_000_000),
+            default=1000,
+            show_default=True,
+            help="Connections and requests per worker process; beyond it, 503.",
+        ),
+        _ALLOW_UNAUTHENTICATED,
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 _PORT = click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
 _READ_ONLY = click.option(
     "--read-only",
@@ -24,11 +115,36 @@ _READ_ONLY = click.option(
 )
 
 
-def _serve(uri: str, host: str, port: int, workers: int, read_only: bool) -> None:
+def _serve(
+    uri: str, host: str, port: int, workers: int, read_only: bool, security: dict[str, Any]
+) -> None:
     from runstack.server import serve
+    from runstack.server.connection_limits import ConnectionLimits
 
+    limits = ConnectionLimits(
+        header_timeout_s=security.get("header_timeout", 10.0),
+        body_timeout_s=security.get("body_timeout", 30.0),
+        idle_timeout_s=security.get("idle_timeout", 5.0),
+        limit_concurrency=security.get("limit_concurrency", 1000),
+    )
     try:
-        serve(uri, host=host, port=port, workers=workers, read_only=read_only)
+        serve(
+            uri,
+            host=host,
+            port=port,
+            workers=workers,
+            read_only=read_only,
+            allow_unauthenticated=security.get("allow_unauthenticated", False),
+            allowed_hosts=_list(security.get("allowed_hosts")),
+            cors_allowed_origins=_list(security.get("cors_allowed_origins")),
+            x_frame_options=security.get("x_frame_options", "SAMEORIGIN").upper(),
+            ssl_certfile=security.get("ssl_certfile"),
+            ssl_keyfile=security.get("ssl_keyfile"),
+            limits=limits,
+            search_timeout_s=security.get("search_timeout"),
+        )
+    except InvalidParameterError as error:
+        raise click.ClickException(error.message) from None
     except ImportError as error:
         raise click.ClickException(
             f"The server needs extra packages ({error.name}); install them with "
@@ -50,12 +166,18 @@ def _serve(uri: str, host: str, port: int, workers: int, read_only: bool) -> Non
     "--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes."
 )
 @_READ_ONLY
+@_security_options
 def server(
-    backend_store_uri: str | None, host: str, port: int, workers: int, read_only: bool
+    backend_store_uri: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    read_only: bool,
+    **security: Any,
 ) -> None:
     """Serve MLflow's REST API (and runstack's, and the web UI at /) over a store."""
     uri = normalise_uri(backend_store_uri) if backend_store_uri else get_tracking_uri()
-    _serve(uri, host, port, workers, read_only)
+    _serve(uri, host, port, workers, read_only, security)
 
 
 def ui_url(host: str, port: int) -> str:
@@ -78,7 +200,15 @@ def ui_url(host: str, port: int) -> str:
 @_PORT
 @click.option("--open", "open_browser", is_flag=True, help="Open the UI in a web browser.")
 @_READ_ONLY
-def ui(tracking_uri: str | None, host: str, port: int, open_browser: bool, read_only: bool) -> None:
+@_ALLOW_UNAUTHENTICATED
+def ui(
+    tracking_uri: str | None,
+    host: str,
+    port: int,
+    open_browser: bool,
+    read_only: bool,
+    allow_unauthenticated: bool,
+) -> None:
     """Browse runs in a web browser: serve the web UI (and the API) over the local store."""
     from runstack.store.sql.database import redact
 
@@ -91,4 +221,4 @@ def ui(tracking_uri: str | None, host: str, port: int, open_browser: bool, read_
         timer = threading.Timer(1.0, webbrowser.open, args=(url,))
         timer.daemon = True
         timer.start()
-    _serve(uri, host, port, 1, read_only)
+    _serve(uri, host, port, 1, read_only, {"allow_unauthenticated": allow_unauthenticated})

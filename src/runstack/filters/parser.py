@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from runstack.errors import InvalidParameterError
+from runstack.filters.limits import FilterBudget, check_order_by_count
 from runstack.filters.nodes import (
     And,
     Comparison,
@@ -90,6 +91,7 @@ def parse_order_by(items: Sequence[str] | None, for_runs: bool = True) -> list[O
             f"Invalid value {items!r} for parameter 'order_by': expected a list of strings "
             f"such as ['metrics.acc DESC'], not a single string."
         )
+    check_order_by_count(len(items))
     vocabulary = RUN_VOCABULARY if for_runs else EXPERIMENT_VOCABULARY
     keys: list[OrderKey] = []
     seen: dict[tuple[str, str], str] = {}
@@ -98,6 +100,7 @@ def parse_order_by(items: Sequence[str] | None, for_runs: bool = True) -> list[O
             raise InvalidParameterError(
                 f"Invalid order_by clause {item!r}: expected a string such as 'metrics.acc DESC'."
             )
+        FilterBudget("order_by clause").check_text(item)
         key = _Parser(Source(item, "order_by clause"), vocabulary).order_item()
         earlier = seen.get((key.entity, key.key))
         if earlier is not None:
@@ -115,6 +118,7 @@ def _parse_filter(text: str | None, vocabulary: Vocabulary) -> Node | None:
         return None
     if not isinstance(text, str):
         raise InvalidParameterError(f"Invalid filter {text!r}: expected a string.")
+    FilterBudget().check_text(text)
     return _Parser(Source(text, "filter"), vocabulary).filter()
 
 
@@ -128,6 +132,7 @@ class _Parser:
         self.vocabulary = vocabulary
         self.tokens = tokenize(source)
         self.index = 0
+        self.budget = FilterBudget(source.label)  # checked as it reads: see filters/limits.py
 
     # -- token helpers ---------------------------------------------------------------------
 
@@ -178,15 +183,21 @@ class _Parser:
         token = self.peek()
         if self.is_keyword(token, "NOT"):
             self.advance()
-            return Not(self.not_expr())
+            self.budget.enter(token.start)
+            node: Node = Not(self.not_expr())
+            self.budget.leave()
+            return node
         if token.kind == "LPAREN":
             self.advance()
+            self.budget.enter(token.start)
             node = self.or_expr()
+            self.budget.leave()
             closing = self.peek()
             if closing.kind != "RPAREN":
                 self.unexpected(closing, f"')' to close the '(' at position {token.start}")
             self.advance()
             return node
+        self.budget.clause(token.start)
         return self.clause()
 
     def clause(self) -> Node:
@@ -233,9 +244,10 @@ class _Parser:
         opening = self.advance()
         if opening.kind != "LPAREN":
             self.unexpected(opening, "'(' and a list of values, e.g. ('a', 'b')")
+        self.budget.value(opening.start)
         values = [self.value(field)]
         while self.peek().kind == "COMMA":
-            self.advance()
+            self.budget.value(self.advance().start)
             values.append(self.value(field))
         closing = self.advance()
         if closing.kind != "RPAREN":

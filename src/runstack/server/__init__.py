@@ -6,9 +6,19 @@ module imports no web framework itself, so ``import runstack.server`` stays chea
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from runstack.errors import InvalidParameterError
 
-__all__ = ["check_backend", "serve"]
+if TYPE_CHECKING:
+    from runstack.server.connection_limits import ConnectionLimits
+
+__all__ = ["check_backend", "check_bind", "is_loopback", "serve"]
+
+logger = logging.getLogger("runstack.server")
 
 
 def check_backend(backend_store_uri: str) -> None:
@@ -33,15 +43,31 @@ def serve(
     *,
     access_log: bool = False,
     read_only: bool = False,
+    allow_unauthenticated: bool = False,
+    allowed_hosts: Sequence[str] = (),
+    cors_allowed_origins: Sequence[str] = (),
+    x_frame_options: str = "SAMEORIGIN",
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    limits: ConnectionLimits | None = None,
+    search_timeout_s: float | None = None,
 ) -> None:
     """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped;
     with ``read_only``, every request that would change data is refused (403).
 
     Each worker process opens its own store. With several workers, use PostgreSQL (SQLite
-    works, but its single writer makes more workers pointless for writes).
+    works, but its single writer makes more workers pointless for writes). The server has
+    no authentication yet: binding beyond loopback needs ``allow_unauthenticated=True``.
+    The guards and limits are described in docs/security.md.
     """
     if workers < 1:
         raise InvalidParameterError(f"workers={workers!r}: use 1 or more worker processes.")
+    check_bind(host, allow_unauthenticated)
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise InvalidParameterError(
+            "TLS needs both --ssl-certfile and --ssl-keyfile (the key may also be inside the "
+            "certificate file: then give that file twice)."
+        )
     try:
         import starlette  # noqa: F401
         import uvicorn
@@ -53,11 +79,25 @@ def serve(
         ) from None
     check_backend(backend_store_uri)
 
-    from runstack.server.tcp import PROTOCOL
-    from runstack.settings import SERVER_BACKEND_STORE_URI, SERVER_READ_ONLY
+    from runstack.server.connection_limits import PROTOCOL, ConnectionLimits
+    from runstack.server.guards import GuardSettings
+    from runstack.settings import SEARCH_TIMEOUT, SERVER_BACKEND_STORE_URI, SERVER_READ_ONLY
 
-    SERVER_BACKEND_STORE_URI.export(backend_store_uri)  # read by each worker's app factory
+    limits = limits or ConnectionLimits()
+    guards = GuardSettings.for_bind(host, allowed_hosts, cors_allowed_origins, x_frame_options)
+    # Read by each worker process: its app factory, its protocol class and its store.
+    SERVER_BACKEND_STORE_URI.export(backend_store_uri)
     SERVER_READ_ONLY.export("true" if read_only else "false")
+    guards.export(host)
+    limits.export()
+    if search_timeout_s is not None:
+        SEARCH_TIMEOUT.export(repr(search_timeout_s))
+    if not is_loopback(host):
+        logger.warning(
+            "runstack server: listening on %s WITHOUT AUTHENTICATION (--allow-unauthenticated):"
+            " anyone who can reach this address can read and change every experiment and run.",
+            host,
+        )
     uvicorn.run(
         "runstack.server.app:app_from_environment",
         factory=True,
@@ -67,4 +107,29 @@ def serve(
         http=PROTOCOL,
         access_log=access_log,
         log_level="info",
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        **limits.uvicorn_options(),
     )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to ``host`` keeps the server on this machine."""
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, allow_unauthenticated: bool) -> None:
+    """Refuse an address beyond loopback unless unauthenticated access was asked for."""
+    if not is_loopback(host) and not allow_unauthenticated:
+        raise InvalidParameterError(
+            f"Refusing to listen on {host!r}: runstack server has no authentication yet, so "
+            "anyone who can reach that address could read and change every experiment and "
+            "run. Listen on 127.0.0.1 (and put an authenticating reverse proxy in front), or "
+            "pass --allow-unauthenticated if the network itself is trusted."
+        )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -27,7 +26,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__, settings
-from runstack.errors import ApiError, InvalidParameterError, RunstackError
+from runstack.errors import ApiError, InvalidParameterError, RunstackError, StoreUnavailableError
 from runstack.server import handlers_ui, reaper
 from runstack.server.config import ServerSettings
 from runstack.server.endpoints import (
@@ -38,7 +37,9 @@ from runstack.server.endpoints import (
     Endpoint,
 )
 from runstack.server.fields import parse_fields, query_to_raw
+from runstack.server.guards import GuardedApp
 from runstack.server.openapi import openapi_document
+from runstack.server.request_json import decode_object
 from runstack.server.routes import ALL_ENDPOINTS
 from runstack.store import open_store
 from runstack.store.base import Store
@@ -74,13 +75,35 @@ class StoreHolder:
 
 
 def error_response(error: RunstackError) -> JSONResponse:
+    if isinstance(error, StoreUnavailableError):
+        # The store's message names its URI and the driver's words: the log keeps them, the
+        # client learns only that the database is unavailable.
+        logger.warning("runstack server: the store is unavailable: %s", error.message)
+        error = StoreUnavailableError(
+            "The tracking database is temporarily unavailable; try again shortly (the "
+            "server's log has the details)."
+        )
     return JSONResponse(error.to_dict(), status_code=error.http_status)
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+async def _read_body(scope: Scope, receive: Receive, limit: int, timeout_s: float) -> bytes:
+    """The whole body, refused when over ``limit`` bytes or slower than ``timeout_s``."""
     for name, value in scope["headers"]:
-        if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise _too_large(int(value), limit)
+        if name == b"content-length" and value.isdigit() and int(value[:18]) > limit:
+            raise _too_large(int(value[:18]), limit)
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _receive_all(receive, limit)
+    except TimeoutError:
+        raise ApiError(
+            f"The request body took longer than {timeout_s:g} s to arrive; the connection is "
+            "closed. Send the body at once.",
+            "BAD_REQUEST",
+            408,
+        ) from None
+
+
+async def _receive_all(receive: Receive, limit: int) -> bytes:
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -102,26 +125,6 @@ def _too_large(size: int, limit: int) -> ApiError:
         "REQUEST_LIMIT_EXCEEDED",
         413,
     )
-
-
-def _json_body(body: bytes) -> dict[str, Any]:
-    if not body.strip():
-        return {}
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ApiError(
-            f"The request body is not valid JSON ({error}); send a JSON object.",
-            "BAD_REQUEST",
-            400,
-        ) from None
-    if not isinstance(data, dict):
-        raise ApiError(
-            f"The request body must be a JSON object, not {type(data).__name__}.",
-            "BAD_REQUEST",
-            400,
-        )
-    return data
 
 
 def _index(read_only: bool) -> dict[str, Endpoint]:
@@ -164,10 +167,11 @@ class TrackingApp:
 
 def create_app(
     backend_store_uri: str, server_settings: ServerSettings | None = None
-) -> TrackingApp:
+) -> GuardedApp:
     """The ASGI app serving the tracking API over the store at ``backend_store_uri``, with
-    ``server_settings`` (default: from the environment), kept on the app as ``.settings``.
-    With ``server_settings.read_only``, every request that would change data is refused."""
+    ``server_settings`` (default: from the environment), kept on the app as ``.settings``,
+    behind the request guards (``server_settings.guards``; see guards.py). With
+    ``server_settings.read_only``, every request that would change data is refused."""
     holder = StoreHolder(backend_store_uri)
     config = server_settings or ServerSettings.from_environment()
     body_limit = config.max_body_bytes
@@ -223,13 +227,16 @@ def create_app(
                 query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
                 raw = query_to_raw(endpoint.fields, query)
             else:
-                raw = _json_body(await _read_body(scope, receive, body_limit))
+                body = await _read_body(scope, receive, body_limit, config.body_timeout_s)
+                raw = decode_object(body)
             args = parse_fields(endpoint.fields, raw)
             response: Response = JSONResponse(await answer(endpoint, args))
         except RunstackError as error:
             response = error_response(error)
             if isinstance(error, ApiError) and error.status == 405 and endpoint is not None:
                 response.headers["Allow"] = ", ".join(endpoint.methods)
+            if isinstance(error, ApiError) and error.status in (408, 413):
+                response.headers["Connection"] = "close"  # the rest of the body is unread
         except Exception:
             logger.exception("runstack server: %s %s failed", method, path)
             response = error_response(
@@ -272,10 +279,10 @@ def create_app(
         lifespan=lifespan,
     )
     rest.state.settings = config
-    return TrackingApp(api, rest, config)
+    return GuardedApp(TrackingApp(api, rest, config), config.guards)
 
 
-def app_from_environment() -> TrackingApp:
+def app_from_environment() -> GuardedApp:
     """The factory uvicorn calls in each worker process (the URI comes in the environment)."""
     uri = settings.SERVER_BACKEND_STORE_URI.read()
     if not uri:

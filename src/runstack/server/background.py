@@ -6,6 +6,7 @@ For tests, benchmarks and notebooks: ``with BackgroundServer(uri) as url:`` give
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from types import TracebackType
@@ -14,7 +15,10 @@ from typing import Any
 import uvicorn
 
 from runstack.server.app import create_app
-from runstack.server.tcp import NoDelayHTTPProtocol, bind
+from runstack.server.config import ServerSettings
+from runstack.server.connection_limits import ConnectionLimits, HeaderTimeoutProtocol
+from runstack.server.guards import GuardSettings
+from runstack.server.tcp import bind
 
 
 class BackgroundServer:
@@ -27,22 +31,39 @@ class BackgroundServer:
         port: int = 0,
         *,
         app: Any = None,
+        server_settings: ServerSettings | None = None,
+        guards: GuardSettings | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
-        """Serve ``create_app(backend_store_uri)``, or any ASGI ``app`` given instead."""
+        """Serve ``create_app(backend_store_uri)`` with ``server_settings`` (default: from the
+        environment) but ``guards`` and ``limits`` (default: ``runstack server``'s for
+        ``host``), or any ASGI ``app`` given instead."""
+        limits = limits or ConnectionLimits()
         if app is None:
             if backend_store_uri is None:
                 raise ValueError("BackgroundServer needs a backend store URI or an app.")
-            app = create_app(backend_store_uri)
+            chosen = dataclasses.replace(
+                server_settings or ServerSettings.from_environment(),
+                guards=guards or GuardSettings.for_bind(host),
+                body_timeout_s=limits.body_timeout_s,
+            )
+            app = create_app(backend_store_uri, chosen)
+        protocol = type(
+            "BackgroundProtocol",
+            (HeaderTimeoutProtocol,),
+            {"header_timeout_s": limits.header_timeout_s},
+        )
         self.backend_store_uri = backend_store_uri
         self._socket = bind(host, port)
         self.host = host
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
             app,
-            http=NoDelayHTTPProtocol,
+            http=protocol,
             lifespan="on",
             log_level="warning",
             access_log=False,
+            **limits.uvicorn_options(),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

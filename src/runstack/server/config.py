@@ -4,9 +4,10 @@ each keep their own."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from runstack import settings
+from runstack.server.guards import GuardSettings
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,10 @@ class ServerSettings:
     reap_interval_s: float = settings.SERVER_REAP_INTERVAL.default
     # Refuse every request that would change data (403 PERMISSION_DENIED).
     read_only: bool = settings.SERVER_READ_ONLY.default
+    # Hosts, origins and frame options the request guards allow (docs/security.md).
+    guards: GuardSettings = field(default_factory=GuardSettings)
+    # From a request's headers to the last byte of its JSON body (then 408).
+    body_timeout_s: float = settings.SERVER_BODY_TIMEOUT.default
 
     @classmethod
     def from_environment(cls) -> ServerSettings:
@@ -27,6 +32,8 @@ class ServerSettings:
             threads=settings.SERVER_THREADS.read(),
             reap_interval_s=settings.SERVER_REAP_INTERVAL.read(),
             read_only=settings.SERVER_READ_ONLY.read(),
+            guards=GuardSettings.from_environment(),
+            body_timeout_s=settings.SERVER_BODY_TIMEOUT.read(),
         )
 
     def client_limits(self) -> dict[str, int]:

@@ -10,11 +10,13 @@ Every failure names the field, the value and the rule.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from runstack.errors import InvalidParameterError
+from runstack.server.request_json import check_json_value, check_text
 from runstack.validation import INT64_MAX, INT64_MIN, preview
 from runstack.wire import SPECIAL_DOUBLES
 
@@ -54,12 +56,36 @@ def _bad(name: str, value: object, rule: str) -> InvalidParameterError:
     return InvalidParameterError(f"Invalid value {preview(value)} for parameter '{name}': {rule}.")
 
 
+# proto3 JSON's decimal forms, ASCII only: str.isdigit() also accepts "²" and "٣", and
+# int() and float() accept spaces, "+", "_" and thousands of digits.
+_INT64_TEXT = re.compile(r"-?[0-9]{1,19}")
+_DOUBLE_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+_MAX_NUMBER_TEXT = 400
+_DOUBLE_MAX_INT = int(1.7976931348623157e308)
+
+
 def to_string(name: str, value: object) -> str:
+    """A JSON string; a number is refused, as MLflow's server does (``"run_id": 31``)."""
     if isinstance(value, str):
+        check_text(value, name)
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # lenient: ids sent as numbers
-    raise _bad(name, value, "expected a string")
+    raise _bad(name, value, f"expected a string, got {_json_type(value)}")
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _integral_float(value: object) -> bool:
+    return isinstance(value, float) and math.isfinite(value) and value.is_integer()
 
 
 def to_int64(name: str, value: object) -> int:
@@ -68,12 +94,12 @@ def to_int64(name: str, value: object) -> int:
         raise _bad(name, value, "expected an integer")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+    elif isinstance(value, (float, str)) and (
+        _integral_float(value) or (isinstance(value, str) and _INT64_TEXT.fullmatch(value))
+    ):
         number = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        number = int(value.strip())
     else:
-        raise _bad(name, value, "expected an integer")
+        raise _bad(name, value, "expected an integer (ASCII digits, an optional leading '-')")
     if not INT64_MIN <= number <= INT64_MAX:
         raise _bad(name, value, "outside the 64-bit integer range")
     return number
@@ -82,16 +108,18 @@ def to_int64(name: str, value: object) -> int:
 def to_double(name: str, value: object) -> float:
     if isinstance(value, bool):
         raise _bad(name, value, "expected a number")
-    if isinstance(value, (int, float)):
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        if abs(value) > _DOUBLE_MAX_INT:
+            raise _bad(name, value, "outside the range of a double")
         return float(value)
     if isinstance(value, str):
-        special = SPECIAL_DOUBLES.get(value.strip())
+        special = SPECIAL_DOUBLES.get(value)
         if special is not None:
             return special
-        try:
+        if len(value) <= _MAX_NUMBER_TEXT and _DOUBLE_TEXT.fullmatch(value):
             return float(value)
-        except ValueError:
-            pass
     raise _bad(name, value, 'expected a number, "NaN", "Infinity" or "-Infinity"')
 
 
@@ -107,7 +135,7 @@ def to_enum(name: str, value: object) -> str | int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return int(value) if value.strip().isdigit() else value
+        return int(value) if _INT64_TEXT.fullmatch(value) else value
     raise _bad(name, value, "expected a name or a number")
 
 
@@ -147,8 +175,7 @@ def to_metrics(name: str, value: object) -> list[dict[str, Any]]:
             number, stamp, step = item.get("value"), item.get("timestamp"), item.get("step", 0)
             if (
                 type(item.get("key")) is str
-                and isinstance(number, (float, int))
-                and not isinstance(number, bool)
+                and (type(number) is float or (type(number) is int and abs(number) < 2**53))
                 and type(stamp) is int
                 and INT64_MIN <= stamp <= INT64_MAX
                 and (step is None or (type(step) is int and INT64_MIN <= step <= INT64_MAX))
@@ -204,10 +231,11 @@ def parse_fields(fields: tuple[Field, ...], raw: Mapping[str, Any]) -> dict[str,
                 raise missing(field.name)
             parsed[field.name] = [] if field.repeated else None
             continue
+        check_json_value(value, field.name, fields=False)
         if field.kind in _SCALARS:
             parsed[field.name] = _SCALARS[field.kind](field.name, value)
         elif field.kind == STRINGS:
-            items = value if isinstance(value, list) else [value]
+            items = _as_list(field.name, value)
             parsed[field.name] = [to_string(f"{field.name}[{i}]", v) for i, v in enumerate(items)]
         elif field.kind == KEY_VALUES:
             parsed[field.name] = to_key_values(field.name, value)

@@ -12,6 +12,7 @@ from typing import Any
 
 from runstack import __version__
 from runstack.server import fields as f
+from runstack.server import openapi_rules as rules
 from runstack.server.endpoints import Endpoint
 
 _KEY_VALUE = {
@@ -20,15 +21,19 @@ _KEY_VALUE = {
     "required": ["key"],
 }
 _DOUBLE = {
-    "oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]
+    "oneOf": [
+        {"type": "number"},
+        {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]},
+        {"type": "string", "pattern": rules.DOUBLE_TEXT, "maxLength": 400},
+    ]
 }
 _METRIC = {
     "type": "object",
     "properties": {
-        "key": {"type": "string"},
+        "key": rules.KEY,
         "value": _DOUBLE,
-        "timestamp": {"type": "integer", "format": "int64"},
-        "step": {"type": "integer", "format": "int64"},
+        "timestamp": rules.MILLIS,
+        "step": rules.int64(),
         "run_id": {"type": "string"},
     },
     "required": ["key", "value", "timestamp"],
@@ -49,7 +54,10 @@ _DATASET = {
 }
 _INPUT_TAG = {
     "type": "object",
-    "properties": {"key": {**_TEXT, "maxLength": 255}, "value": {**_TEXT, "maxLength": 500}},
+    "properties": {
+        "key": {**_TEXT, "minLength": 1, "maxLength": 255},
+        "value": {**_TEXT, "maxLength": 500},
+    },
     "required": ["key"],
 }
 _DATASET_INPUT = {
@@ -62,8 +70,8 @@ _DATASET_INPUT = {
     "required": ["dataset"],
 }
 _SCHEMAS: dict[str, Any] = {
-    f.STRING: {"type": "string"},
-    f.INT64: {"type": "integer", "format": "int64"},
+    f.STRING: rules.TEXT,
+    f.INT64: rules.int64(),
     f.DOUBLE: _DOUBLE,
     f.BOOL: {"type": "boolean"},
     f.ENUM: {"oneOf": [{"type": "string"}, {"type": "integer"}]},
@@ -155,6 +163,14 @@ _ERROR = {
 }
 
 
+def _schema(endpoint: Endpoint, field: f.Field) -> dict[str, Any]:
+    """A field's schema; an optional one may also be null, which means absent (proto3)."""
+    schema = rules.field_schema(endpoint.path, field.name, _SCHEMAS[field.kind])
+    if field.required:
+        return schema
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
 def _operation(endpoint: Endpoint, method: str) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": endpoint.summary,
@@ -174,7 +190,7 @@ def _operation(endpoint: Endpoint, method: str) -> dict[str, Any]:
                 "in": "query",
                 "required": field.required,
                 "description": field.doc,
-                "schema": _SCHEMAS[field.kind],
+                "schema": _schema(endpoint, field),
                 **({"explode": True} if field.repeated else {}),
             }
             for field in endpoint.fields
@@ -183,7 +199,7 @@ def _operation(endpoint: Endpoint, method: str) -> dict[str, Any]:
         schema: dict[str, Any] = {
             "type": "object",
             "properties": {
-                field.name: {**_SCHEMAS[field.kind], "description": field.doc}
+                field.name: {**_schema(endpoint, field), "description": field.doc}
                 for field in endpoint.fields
             },
         }

@@ -31,6 +31,7 @@ from sqlalchemy.sql.expression import Executable
 
 from runstack.errors import InvalidParameterError, StoreUnavailableError
 from runstack.signal_deferral import critical_section
+from runstack.store.sql import statement_timeout
 
 T = TypeVar("T")
 
@@ -236,6 +237,8 @@ class Database:
         # connection in and out of SQLAlchemy's pool costs ~50 µs per transaction, a quarter
         # of a start_run on SQLite. At most as many as transactions ever ran at once.
         self._idle: deque[Any] = deque()
+        # Each statement of a ``read(..., bounded=True)`` (searches) may run this long.
+        self.search_timeout_s = statement_timeout.timeout_from_environment()
 
     def _check_fork(self) -> None:
         # Pooled connections must never be shared with a forked child.
@@ -254,9 +257,10 @@ class Database:
         """Run ``work`` in one write transaction, retrying lock conflicts."""
         return self._retrying(lambda: self._once(work, write=True))
 
-    def read(self, work: Callable[[Tx], T]) -> T:
-        """Run ``work`` in one read transaction (a consistent snapshot)."""
-        return self._retrying(lambda: self._once(work, write=False))
+    def read(self, work: Callable[[Tx], T], *, bounded: bool = False) -> T:
+        """Run ``work`` in one read transaction (a consistent snapshot). ``bounded``: each
+        statement may run ``search_timeout_s`` at most (see statement_timeout.py)."""
+        return self._retrying(lambda: self._once(work, write=False, bounded=bounded))
 
     def write_alone(self, work: Callable[[Tx], T]) -> T:
         """Run ``work``, which executes exactly one statement, as that statement's own
@@ -292,6 +296,8 @@ class Database:
                     f"{describe_error(lost.error)}"
                 ) from None
             except (self._dbapi_error, sa.exc.DBAPIError) as error:
+                if statement_timeout.is_timeout(error, self.is_sqlite):
+                    raise statement_timeout.timeout_error(self.search_timeout_s) from None
                 if isinstance(error, (self.integrity_error, sa.exc.IntegrityError)):
                     # A concurrent writer inserted the same key first. Running the whole
                     # transaction again re-reads and applies the rules (params immutable,
@@ -311,7 +317,9 @@ class Database:
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _once(self, work: Callable[[Tx], T], write: bool, alone: bool = False) -> T:
+    def _once(
+        self, work: Callable[[Tx], T], write: bool, alone: bool = False, bounded: bool = False
+    ) -> T:
         connection = self._connection()
         reusable = False
         try:
@@ -320,6 +328,10 @@ class Database:
             if begin:
                 cursor.execute(begin)
             try:
+                if bounded:
+                    statement_timeout.begin_bounded(
+                        connection, cursor, self.is_sqlite, self.search_timeout_s
+                    )
                 if alone:  # raises, like a statement, on a connection found broken
                     connection.dbapi_connection.autocommit = True
                 result = work(Tx(cursor, self.dialect))
@@ -343,6 +355,8 @@ class Database:
                 reusable = True
                 raise
         finally:
+            if bounded:
+                statement_timeout.end_bounded(connection, self.is_sqlite)
             if reusable:
                 if alone:  # idle connections are all alike: transactions begin implicitly
                     connection.dbapi_connection.autocommit = False

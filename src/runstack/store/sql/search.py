@@ -56,7 +56,7 @@ def search_runs(
         runs = with_inputs(tx, load_runs(tx, page.run_ids))
         return PagedList([runs[run_id] for run_id in page.run_ids], page.next_page_token)
 
-    return db.read(run)
+    return db.read(run, bounded=True)
 
 
 def search_experiments(
@@ -83,4 +83,4 @@ def search_experiments(
         }
         return PagedList([found[i] for i in page.experiment_ids], page.next_page_token)
 
-    return db.read(run)
+    return db.read(run, bounded=True)

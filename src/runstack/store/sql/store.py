@@ -56,6 +56,7 @@ from runstack.store.sql.writes import (
     write_tags,
 )
 from runstack.tags import RUN_NAME
+from runstack.validation import validate_user_id
 
 logger = logging.getLogger("runstack.store")
 ACTIVE = LifecycleStage.ACTIVE
@@ -222,6 +223,7 @@ class SqlStore(UiReads, ExperimentStore):
         parent_run_id: str | None,
         heartbeat_timeout_ms: int | None,
     ) -> Run:
+        user_id = validate_user_id(user_id)  # before the database: both refuse alike
         run_id = uuid.uuid4().hex
         all_tags = dict(tags)
         all_tags[RUN_NAME] = run_name

@@ -1,0 +1,171 @@
+"""What each request field accepts, as JSON Schema, so that the OpenAPI document says exactly
+what the server's validation does (schemathesis checks both directions: no valid request
+refused, no invalid one accepted).
+
+The rules live here, next to each other, rather than in the endpoint tables: each mirrors a
+check in ``validation`` or ``fields`` (named in the comments), and a test runs schemathesis
+against the server to keep the two in step. Patterns are Python regular expressions (as
+schemathesis evaluates them), anchored, since JSON Schema patterns otherwise match anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runstack.validation import (
+    MAX_EXPERIMENT_NAME_LENGTH,
+    MAX_EXPERIMENT_TAG_VALUE_LENGTH,
+    MAX_KEY_LENGTH,
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_RUN_NAME_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    MAX_USER_ID_LENGTH,
+)
+
+Schema = dict[str, Any]
+
+# request_json.check_text: no NUL in any string.
+_NO_NUL = "^[^\\x00]*$"
+# str.isspace(): what validate_experiment_name's strip() removes.
+_SPACE = "\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+# validate_key: MLflow's characters, and a path that normpath leaves as it is (no empty, "."
+# or ".." segment, no leading "/", not starting with "..").
+_SEGMENT = "(?!\\.\\.?(?:/|$))[\\w.\\- :]+"
+_KEY = f"^(?!\\.\\.)(?!/){_SEGMENT}(?:/{_SEGMENT})*$"
+
+TEXT: Schema = {"type": "string", "pattern": _NO_NUL}
+def _at_most(limit: int) -> str:
+    """A regex for decimal strings of at most ``len(str(limit))`` digits whose value is at
+    most ``limit`` (leading zeros allowed, as int() takes them)."""
+    digits = str(limit)
+    shorter = f"[0-9]{{1,{len(digits) - 1}}}"
+    same_length = [digits]
+    for i, digit in enumerate(digits):
+        if digit != "0":
+            rest = len(digits) - i - 1
+            tail = f"[0-9]{{{rest}}}" if rest else ""
+            same_length.append(f"{digits[:i]}[0-{int(digit) - 1}]{tail}")
+    return f"^(?:{shorter}|{'|'.join(same_length)})$"
+
+
+# validate_experiment_id: ASCII digits, at most the largest int64.
+EXPERIMENT_ID: Schema = {"type": "string", "pattern": _at_most(2**63 - 1)}
+RUN_ID: Schema = {"type": "string", "pattern": "^[a-zA-Z0-9][\\w\\-]{0,255}$"}  # validate_run_id
+KEY: Schema = {"type": "string", "pattern": _KEY, "maxLength": MAX_KEY_LENGTH}
+NAME: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_EXPERIMENT_NAME_LENGTH,
+    "pattern": f"^[^\\x00]*[^\\x00{_SPACE}][^\\x00]*$",
+}
+INT64_TEXT = "^-?[0-9]{1,19}$"  # fields.to_int64
+DOUBLE_TEXT = "^-?(?:[0-9]+\\.?[0-9]*|\\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?$"  # fields.to_double
+
+
+def text(max_length: int) -> Schema:
+    return {**TEXT, "maxLength": max_length}
+
+
+def int64(minimum: int | None = None, maximum: int | None = None) -> Schema:
+    """An int64 as proto3 JSON has it: a number, or a decimal string (not range-checked)."""
+    number: Schema = {"type": "integer", "format": "int64"}
+    if minimum is not None:
+        number["minimum"] = minimum
+    if maximum is not None:
+        number["maximum"] = maximum
+    if minimum is None and maximum is None:
+        return {"oneOf": [number, {"type": "string", "pattern": INT64_TEXT}]}
+    return number
+
+
+def enum(names: tuple[str, ...], numbers: range) -> Schema:
+    """A proto enum: its name in any case, or its number (as a number or digits)."""
+    words = "|".join(name.lower() for name in names)
+    digits = "|".join(str(n) for n in numbers)
+    return {
+        "oneOf": [
+            {"type": "string", "pattern": f"^(?i:{words})$|^0*(?:{digits})$"},
+            {"type": "integer", "enum": list(numbers)},
+        ]
+    }
+
+
+def key_values(value_length: int) -> Schema:
+    return {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"key": KEY, "value": text(value_length)},
+            "required": ["key"],
+        },
+    }
+
+
+_VIEW = enum(("ACTIVE_ONLY", "DELETED_ONLY", "ALL"), range(1, 4))
+_LEASE = {"type": "integer", "minimum": 1, "maximum": 7 * 24 * 3600 * 1000}
+# validation.validate_timestamp: 0 or more; as a number or as digits (proto3 JSON).
+MILLIS: Schema = {
+    "oneOf": [
+        {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1},
+        {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    ]
+}
+
+# Field name -> schema, for every endpoint that has the field ...
+BY_NAME: dict[str, Schema] = {
+    "experiment_id": EXPERIMENT_ID,
+    "experiment_ids": {"type": "array", "items": EXPERIMENT_ID},
+    "run_id": RUN_ID,
+    "parent_run_id": RUN_ID,
+    "run_ids": {"type": "array", "items": RUN_ID},
+    "key": KEY,
+    "metric_key": KEY,
+    "name": NAME,
+    "experiment_name": NAME,
+    "new_name": NAME,
+    "run_name": text(MAX_RUN_NAME_LENGTH),
+    "user_id": text(MAX_USER_ID_LENGTH),
+    "view_type": _VIEW,
+    "run_view_type": _VIEW,
+    "status": enum(("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"), range(1, 6)),
+    "start_time": MILLIS,
+    "end_time": MILLIS,
+    "timestamp": MILLIS,
+    "timeout_ms": _LEASE,
+    "heartbeat_timeout_ms": _LEASE,
+}
+# ... unless the endpoint (its path after the prefix) has its own rule.
+BY_PATH: dict[tuple[str, str], Schema] = {
+    ("runs/search", "max_results"): {"type": "integer", "minimum": 1, "maximum": 50_000},
+    ("experiments/search", "max_results"): {"type": "integer", "minimum": 1, "maximum": 50_000},
+    ("metrics/get-history", "max_results"): {"type": "integer", "minimum": 1, "maximum": 50_000},
+    ("metrics/get-history-bulk-interval", "max_results"): {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2500,
+    },
+    ("metrics/get-history-bulk-interval", "run_ids"): {
+        "type": "array",
+        "items": RUN_ID,
+        "minItems": 1,
+        "maxItems": 100,
+    },
+    ("runs/log-parameter", "value"): text(MAX_PARAM_VALUE_LENGTH),
+    ("runs/set-tag", "value"): text(MAX_TAG_VALUE_LENGTH),
+    ("experiments/set-experiment-tag", "value"): text(MAX_EXPERIMENT_TAG_VALUE_LENGTH),
+    ("experiments/create", "tags"): key_values(MAX_EXPERIMENT_TAG_VALUE_LENGTH),
+    ("runs/create", "tags"): key_values(MAX_TAG_VALUE_LENGTH),
+    ("runs/resume", "tags"): key_values(MAX_TAG_VALUE_LENGTH),
+    ("runs/log-batch", "tags"): key_values(MAX_TAG_VALUE_LENGTH),
+    ("runs/log-batch", "params"): key_values(MAX_PARAM_VALUE_LENGTH),
+}
+
+
+def field_schema(path: str, name: str, default: Schema) -> Schema:
+    """The schema of field ``name`` of the endpoint at ``path`` (relative to its prefix)."""
+    found = BY_PATH.get((path, name)) or BY_NAME.get(name)
+    if found is not None:
+        return found
+    if default.get("type") == "string" and "enum" not in default:
+        return {**default, "pattern": _NO_NUL}
+    return default

@@ -1,0 +1,67 @@
+"""A time limit on the statements of one read transaction (searches), on both databases.
+
+PostgreSQL enforces ``statement_timeout`` itself; the search transaction also turns JIT off,
+because compiling a plan with hundreds of OR-ed clauses took minutes there and ignored
+cancellation (measured: a 999-clause experiment search ran ~10 minutes with JIT, 0.6 s
+without). SQLite has no timeout setting: a progress handler, called every few thousand
+virtual-machine steps, interrupts the statement once the deadline has passed.
+
+A statement stopped this way raises ``SearchTimeoutError``: a 400, because the same search
+would be stopped again, so clients must not retry it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from runstack import settings
+from runstack.errors import SearchTimeoutError
+
+TIMEOUT_ENV = settings.SEARCH_TIMEOUT.name
+# SQLite calls the handler every this many virtual-machine instructions (~0.1 ms of work).
+_SQLITE_STEPS = 10_000
+_PG_QUERY_CANCELED = "57014"
+
+
+def timeout_from_environment() -> float:
+    """Seconds from ``RUNSTACK_SEARCH_TIMEOUT`` (default 30; the server sets it per flag)."""
+    return settings.SEARCH_TIMEOUT.read()
+
+
+def begin_bounded(connection: Any, cursor: Any, is_sqlite: bool, seconds: float) -> None:
+    """Limit the statements that follow on ``connection`` (a pooled DBAPI connection) to
+    ``seconds`` each: until ``end_bounded`` on SQLite, until the transaction ends on
+    PostgreSQL (``SET LOCAL``)."""
+    if is_sqlite:
+        deadline = time.monotonic() + seconds
+        connection.dbapi_connection.set_progress_handler(
+            lambda: int(time.monotonic() > deadline), _SQLITE_STEPS
+        )
+        return
+    cursor.execute(f"SET LOCAL statement_timeout = {max(1, round(seconds * 1000))}")
+    cursor.execute("SET LOCAL jit = off")
+
+
+def end_bounded(connection: Any, is_sqlite: bool) -> None:
+    driver = connection.dbapi_connection  # None once the connection was invalidated
+    if is_sqlite and driver is not None:
+        driver.set_progress_handler(None, 0)
+
+
+def is_timeout(error: BaseException, is_sqlite: bool) -> bool:
+    """Whether a driver error is a statement stopped by ``begin_bounded``'s limit."""
+    original = getattr(error, "orig", None) or error
+    if is_sqlite:
+        return "interrupted" in str(original).lower()
+    return getattr(original, "sqlstate", None) == _PG_QUERY_CANCELED
+
+
+def timeout_error(seconds: float) -> SearchTimeoutError:
+    return SearchTimeoutError(
+        f"The search was stopped after {seconds:g} s, the statement timeout of this store "
+        f"({TIMEOUT_ENV} / runstack server --search-timeout): the filter or ordering asks "
+        "too much of the database. This is not a temporary failure (the same search would be "
+        "stopped again): narrow the filter, restrict it to fewer experiments, or ask for "
+        "fewer results per page."
+    )

@@ -1,0 +1,134 @@
+"""Bounded work per search (issue 10, finding 2): filter limits checked while parsing, and a
+statement timeout on both databases that stops a search with a 400 clients do not retry."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+import runstack
+from runstack.errors import InvalidParameterError
+from runstack.filters.limits import (
+    MAX_FILTER_CLAUSES,
+    MAX_FILTER_DEPTH,
+    MAX_FILTER_LENGTH,
+    MAX_FILTER_VALUES,
+)
+from runstack.server.background import BackgroundServer
+from runstack.store.sql.database import Database
+from runstack.store.sql.statement_timeout import SearchTimeoutError
+
+CLAUSE = "params.p = '1'"
+HOSTILE = {
+    "2,000 NOTs": "NOT " * 2000 + CLAUSE,
+    "500 parentheses": "(" * 500 + CLAUSE + ")" * 500,
+    "3,000 ORs": " or ".join(["params.p='1'"] * 3000),  # 48,000 characters
+    "too long": f"params.p = '{'x' * MAX_FILTER_LENGTH}'",
+    "too many IN values": "params.p IN (" + ",".join(["'1'"] * (MAX_FILTER_VALUES + 1)) + ")",
+}
+LIMIT_WORDS = {
+    "2,000 NOTs": f"{MAX_FILTER_DEPTH} levels",
+    "500 parentheses": f"{MAX_FILTER_DEPTH} levels",
+    "3,000 ORs": f"{MAX_FILTER_CLAUSES} clauses",
+    "too long": f"{MAX_FILTER_LENGTH} characters",
+    "too many IN values": f"{MAX_FILTER_VALUES} values",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_run_filters_are_refused_quickly_naming_the_limit(
+    client: runstack.TrackingClient, name: str
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(InvalidParameterError) as caught:
+        client.search_runs(["0"], HOSTILE[name])
+    assert time.monotonic() - started < 2
+    assert LIMIT_WORDS[name] in caught.value.message
+    assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_hostile_experiment_filter_is_refused(client: runstack.TrackingClient) -> None:
+    with pytest.raises(InvalidParameterError, match=f"{MAX_FILTER_CLAUSES} clauses"):
+        client.search_experiments(filter_string=" OR ".join(["name = 'x'"] * 999))
+    with pytest.raises(InvalidParameterError, match=f"{MAX_FILTER_DEPTH} levels"):
+        client.search_experiments(filter_string="NOT " * 3000 + "name = 'x'")
+
+
+def test_filters_at_the_limits_still_work(client: runstack.TrackingClient) -> None:
+    run = client.create_run("0")
+    client.log_param(run.info.run_id, "p", "1")
+    at_limit = " OR ".join([CLAUSE] * MAX_FILTER_CLAUSES)
+    assert [r.info.run_id for r in client.search_runs(["0"], at_limit)] == [run.info.run_id]
+    nested = "(" * (MAX_FILTER_DEPTH - 1) + "NOT " + CLAUSE + ")" * (MAX_FILTER_DEPTH - 1)
+    assert client.search_runs(["0"], nested) == []
+
+
+def _slow_statement(db: Database) -> sa.TextClause:
+    if db.is_sqlite:  # ~10 s of SQLite work when nothing stops it
+        return sa.text(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000000)"
+            " SELECT count(*) FROM c"
+        )
+    return sa.text("SELECT pg_sleep(20)")
+
+
+def test_statement_timeout_stops_a_bounded_read(store_uri: str) -> None:
+    db = Database(store_uri)
+    try:
+        db.search_timeout_s = 0.3
+        started = time.monotonic()
+        with pytest.raises(SearchTimeoutError, match=r"stopped after 0\.3 s") as caught:
+            db.read(lambda tx: tx.all(_slow_statement(db)), bounded=True)
+        assert time.monotonic() - started < 3
+        assert caught.value.http_status == 400
+        # The connection is fine afterwards, and the limit does not outlive the transaction.
+        assert db.read(lambda tx: tx.scalar(sa.text("SELECT 1"))) == 1
+        if not db.is_sqlite:
+            assert db.read(lambda tx: tx.scalar(sa.text("SHOW statement_timeout"))) == "0"
+    finally:
+        db.close()
+
+
+def test_search_transactions_turn_postgres_jit_off(store_uri: str) -> None:
+    db = Database(store_uri)
+    try:
+        if db.is_sqlite:
+            pytest.skip("JIT is PostgreSQL's")
+        found = db.read(lambda tx: tx.scalar(sa.text("SHOW jit")), bounded=True)
+        assert found == "off"
+    finally:
+        db.close()
+
+
+def test_server_answers_a_timed_out_search_with_a_400_that_is_not_retried(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's search is made slow with a statement that never ends; the server answers
+    400 after the timeout and the REST store raises at once, without retrying."""
+    from runstack.store.sql import search
+
+    real_run_search = search.search_runs
+
+    def slow(db: Database, *args: object, **kwargs: object) -> object:
+        db.search_timeout_s = 0.5
+        db.read(lambda tx: tx.all(_slow_statement(db)), bounded=True)
+        return real_run_search(db, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search, "search_runs", slow)
+    with BackgroundServer(store_uri) as url:
+        response = httpx.post(
+            f"{url}/api/2.0/mlflow/runs/search", json={"experiment_ids": ["0"]}, timeout=30
+        )
+        assert response.status_code == 400
+        assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "stopped after 0.5 s" in response.json()["message"]
+        rest = runstack.TrackingClient(url)
+        started = time.monotonic()
+        with pytest.raises(InvalidParameterError, match="not a temporary failure"):
+            rest.search_runs(["0"])
+        assert time.monotonic() - started < 5  # one attempt (~0.5 s), no retries
+        # Other requests are answered meanwhile and afterwards.
+        assert httpx.get(f"{url}/health").text == "OK"
