@@ -26,8 +26,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__, settings
+from runstack.auth.authenticator import REALM
+from runstack.auth.store import User
 from runstack.errors import ApiError, InvalidParameterError, RunstackError, StoreUnavailableError
 from runstack.server import handlers_ui, reaper
+from runstack.server.auth_guard import AuthGuard
 from runstack.server.config import ServerSettings
 from runstack.server.endpoints import (
     AJAX_PREFIX,
@@ -83,7 +86,10 @@ def error_response(error: RunstackError) -> JSONResponse:
             "The tracking database is temporarily unavailable; try again shortly (the "
             "server's log has the details)."
         )
-    return JSONResponse(error.to_dict(), status_code=error.http_status)
+    response = JSONResponse(error.to_dict(), status_code=error.http_status)
+    if error.http_status == 401:
+        response.headers["WWW-Authenticate"] = REALM
+    return response
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int, timeout_s: float) -> bytes:
@@ -179,10 +185,28 @@ def create_app(
     workers = ThreadPoolExecutor(config.threads, thread_name_prefix="runstack-api")
     endpoints = _index(config.read_only)
     document = openapi_document(ALL_ENDPOINTS)
+    # --auth: every API request names its user, who needs a permission (auth_guard.py).
+    guard = AuthGuard(backend_store_uri, config.auth) if config.auth is not None else None
 
-    def call(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any]:
-        body = endpoint.handler(holder.get(), args)
+    def call(endpoint: Endpoint, args: dict[str, Any], user: User | None) -> dict[str, Any]:
+        if guard is not None and user is not None:
+            guard.check(user, endpoint, args)
+            body = guard.after(user, endpoint, endpoint.handler(holder.get(), args))
+        else:
+            body = endpoint.handler(holder.get(), args)
         return {**body, **config.client_limits()} if endpoint.reports_limits else body
+
+    async def authenticate(scope: Scope) -> User | None:
+        if guard is None:
+            return None
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        user = guard.cached_user(header)
+        if user is None:  # scrypt and a database read: not on the event loop
+            client = (scope.get("client") or ("", 0))[0]
+            user = await asyncio.get_running_loop().run_in_executor(
+                workers, guard.authenticate, header, client
+            )
+        return user
 
     # A PostgreSQL call waits only for the database's own short work, so a quick request that
     # is the only one in this process is answered on the event loop: handing it to a thread
@@ -191,7 +215,9 @@ def create_app(
     quick_on_loop = urlsplit(backend_store_uri).scheme.startswith("postgres")
     in_flight = 0
 
-    async def answer(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any]:
+    async def answer(
+        endpoint: Endpoint, args: dict[str, Any], user: User | None
+    ) -> dict[str, Any]:
         nonlocal in_flight
         in_flight += 1
         try:
@@ -200,8 +226,10 @@ def create_app(
                 # this one count as in flight: then all go to threads and run side by side.
                 await asyncio.sleep(0)
                 if in_flight == 1:
-                    return call(endpoint, args)
-            return await asyncio.get_running_loop().run_in_executor(workers, call, endpoint, args)
+                    return call(endpoint, args, user)
+            return await asyncio.get_running_loop().run_in_executor(
+                workers, call, endpoint, args, user
+            )
         finally:
             in_flight -= 1
 
@@ -209,6 +237,7 @@ def create_app(
         path, method = scope["path"], scope["method"]
         endpoint = endpoints.get(path) or endpoints.get(path.rstrip("/"))
         try:
+            user = await authenticate(scope)
             if endpoint is None:
                 raise ApiError(
                     f"No API endpoint {path!r}; see /api/2.0/runstack/openapi.json for the list.",
@@ -230,7 +259,7 @@ def create_app(
                 body = await _read_body(scope, receive, body_limit, config.body_timeout_s)
                 raw = decode_object(body)
             args = parse_fields(endpoint.fields, raw)
-            response: Response = JSONResponse(await answer(endpoint, args))
+            response: Response = JSONResponse(await answer(endpoint, args, user))
         except RunstackError as error:
             response = error_response(error)
             if isinstance(error, ApiError) and error.status == 405 and endpoint is not None:
@@ -267,6 +296,8 @@ def create_app(
         finally:
             sweeper.stop()
             await loop.run_in_executor(workers, holder.close)
+            if guard is not None:
+                guard.close()
             workers.shutdown(wait=False)
 
     rest = Starlette(
