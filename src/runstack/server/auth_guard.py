@@ -31,6 +31,8 @@ class AuthSettings:
     default_permission: Permission = Permission.READ
     # Seconds a verified credential is trusted without checking again.
     cache_ttl_s: float = 60.0
+    # Seconds a user's grants are trusted without reading them again.
+    grants_ttl_s: float = 10.0
 
     @classmethod
     def from_environment(cls) -> AuthSettings | None:
@@ -65,7 +67,9 @@ class AuthGuard:
     def __init__(self, uri: str, auth_settings: AuthSettings) -> None:
         self.store = AuthStore.open(uri)
         self.authenticator = Authenticator(self.store, CredentialCache(auth_settings.cache_ttl_s))
-        self.access = Access(self.store, auth_settings.default_permission)
+        self.access = Access(
+            self.store, auth_settings.default_permission, auth_settings.grants_ttl_s
+        )
 
     def close(self) -> None:
         self.store.close()
