@@ -167,7 +167,7 @@ def check_bind(host: str, allow_unauthenticated: bool) -> None:
     """Refuse an address beyond loopback unless unauthenticated access was asked for."""
     if not is_loopback(host) and not allow_unauthenticated:
         raise InvalidParameterError(
-            f"Refusing to listen on {host!r} without authentication: anyone who can reach that "
+            f"Refusing to listen on {host!r} with no authentication: anyone who can reach that "
             "address could read and change every experiment and run. Pass --auth (users from "
             "`runstack users create`), or listen on 127.0.0.1 behind an authenticating "
             "reverse proxy, or pass --allow-unauthenticated if the network itself is trusted."
