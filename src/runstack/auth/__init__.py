@@ -10,6 +10,7 @@ permission each endpoint needs on which experiment. docs/security.md describes t
 from __future__ import annotations
 
 from runstack.auth.permissions import Permission
-from runstack.auth.store import AuthStore, TokenInfo, User
 
-__all__ = ["AuthStore", "Permission", "TokenInfo", "User"]
+# ``runstack.auth.store`` (SQLAlchemy) is imported where it is used, so that importing the
+# permission model stays cheap.
+__all__ = ["Permission"]

@@ -5,6 +5,7 @@ invalidating existing hashes."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -64,6 +65,9 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-# Verified against when a username is unknown, so that a wrong user costs the same time as a
-# wrong password (no timing oracle for which users exist).
-DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+@functools.cache
+def dummy_hash() -> str:
+    """Verified against when a username is unknown, so that a wrong user costs the same time
+    as a wrong password (no timing oracle for which users exist). Made on first use, not at
+    import: every ``runstack`` command imports this module."""
+    return hash_password(secrets.token_urlsafe(16))

@@ -186,7 +186,7 @@ class AuthStore:
                 ).where(users.c.username == username)
             )
         )
-        stored = passwords.DUMMY_HASH if row is None else row[3]
+        stored = passwords.dummy_hash() if row is None else row[3]
         matches = passwords.verify_password(password, stored)
         return User(row[0], bool(row[1]), row[2]) if row is not None and matches else None
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from runstack.auth.permissions import Permission
-from runstack.auth.store import AuthStore
 from runstack.cli.output import emit, format_option, when
 from runstack.errors import InvalidParameterError
 from runstack.tracking_uri import get_tracking_uri, normalise_uri
+
+if TYPE_CHECKING:
+    from runstack.auth.store import AuthStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,6 +46,8 @@ def _auth_store(uri: str | None) -> Iterator[AuthStore]:
             f"{resolved!r} is a tracking server; users live in its database: pass the "
             "server's --backend-store-uri (sqlite:///... or postgresql://...)."
         )
+    from runstack.auth.store import AuthStore
+
     store = AuthStore.open(resolved)
     try:
         yield store
