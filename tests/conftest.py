@@ -4,6 +4,10 @@ PostgreSQL tests use the server named by ``RUNSTACK_TEST_POSTGRES_URI`` (default
 ``postgresql://postgres@127.0.0.1:5432/postgres``); each test gets its own new, empty schema
 in a database made for the session, dropped afterwards. When no server answers there, those
 tests are skipped and say why (or fail, when ``RUNSTACK_REQUIRE_POSTGRES`` is set, as in CI).
+
+``store_uri`` is empty (its first use migrates it: for tests of first use and migration);
+``migrated_store_uri``, behind ``tracking`` and ``client``, already holds the schema, made from
+a per-session template in milliseconds (store_templates.py).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 import pytest
 
 import runstack
+import store_templates
 from runstack import tracking_uri
 from runstack.session import experiment_choice, heartbeat, stack
 from runstack.store import close_stores
@@ -119,8 +124,40 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URI of a fresh, empty store, once per backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/runstack.db"
+    yield from _fresh_store(request.param, tmp_path, migrated=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_store_uri(
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh store that already holds runstack's schema, as its first use would have made
+    it, once per backend: for the tests that are not about first use or migration (made from
+    a template in milliseconds, see store_templates.py)."""
+    yield from _fresh_store(request.param, tmp_path, migrated=True, templates=tmp_path_factory)
+
+
+_sqlite_template: Path | None = None
+_postgres_pool: store_templates.PostgresPool | None = None
+
+
+def _fresh_store(
+    backend: str,
+    tmp_path: Path,
+    migrated: bool,
+    templates: pytest.TempPathFactory | None = None,
+) -> Iterator[str]:
+    global _sqlite_template, _postgres_pool
+    if backend == "sqlite":
+        uri = f"sqlite:///{tmp_path}/runstack.db"
+        if migrated:
+            if _sqlite_template is None:
+                assert templates is not None
+                template = templates.mktemp("store-template") / "template.db"
+                store_templates.migrate_empty(f"sqlite:///{template}")
+                _sqlite_template = template
+            store_templates.copy_sqlite(_sqlite_template, tmp_path / "runstack.db")
+        yield uri
         close_stores()
         return
     reason = postgres_unavailable()
@@ -128,12 +165,31 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         if os.environ.get("RUNSTACK_REQUIRE_POSTGRES"):
             pytest.fail(reason + " (RUNSTACK_REQUIRE_POSTGRES is set)")
         pytest.skip(reason)
-    uri, name = create_postgres_database()
+    if not migrated:
+        uri, name = create_postgres_database()
+        try:
+            yield uri
+        finally:
+            close_stores()
+            drop_postgres_database(name)
+        return
+    import psycopg
+
+    def connect(uri: str) -> Any:
+        return psycopg.connect(uri, autocommit=True)
+
+    if _postgres_pool is None:
+        template_uri, template = create_postgres_database()
+        _postgres_pool = store_templates.PostgresPool(
+            store_templates.record_migration(template_uri)
+        )
+        drop_postgres_database(template)
+    uri, name = _postgres_pool.take(create_postgres_database, connect)
     try:
         yield uri
     finally:
         close_stores()
-        drop_postgres_database(name)
+        _postgres_pool.give_back(uri, name, connect, drop_postgres_database)
 
 
 def reset_fluent_state() -> None:
@@ -154,12 +210,13 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def tracking(store_uri: str, clean_env: Path) -> Iterator[str]:
-    """The fluent API pointed at a fresh store (both backends); state reset afterwards."""
+def tracking(migrated_store_uri: str, clean_env: Path) -> Iterator[str]:
+    """The fluent API pointed at a fresh store holding the schema (both backends); state reset
+    afterwards."""
     reset_fluent_state()
-    runstack.set_tracking_uri(store_uri)
+    runstack.set_tracking_uri(migrated_store_uri)
     try:
-        yield store_uri
+        yield migrated_store_uri
     finally:
         reset_fluent_state()
         os.environ.pop("MLFLOW_TRACKING_URI", None)

@@ -1,6 +1,8 @@
 """The server's experiments/create checks artifact locations as the client does: known
 schemes only, relative paths made absolute (MLflow's REST test
-test_create_get_search_experiment checks the latter); a bad one is a 400, nothing created."""
+test_create_get_search_experiment checks the latter); a bad one is a 400, nothing created.
+This is the rule of a server that does not proxy artifacts; one that does accepts only
+locations under its destination (tests/test_server_artifacts.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,14 @@ from pathlib import Path
 
 import httpx
 
+from runstack.server.app import create_app
+from runstack.server.artifact_settings import ArtifactSettings
 from runstack.server.background import BackgroundServer
 
 
 def test_server_checks_and_absolutises_locations(store_uri: str, clean_env: Path) -> None:
-    with BackgroundServer(store_uri) as url:
+    no_proxy = ArtifactSettings.create(store_uri, serve=False)
+    with BackgroundServer(app=create_app(store_uri, None, no_proxy)) as url:
         api = f"{url}/api/2.0/mlflow/experiments"
         created = httpx.post(f"{api}/create", json={"name": "rel", "artifact_location": "a/b"})
         assert created.status_code == 200, created.text
@@ -29,3 +34,23 @@ def test_server_checks_and_absolutises_locations(store_uri: str, clean_env: Path
         kept = httpx.post(f"{api}/create", json={"name": "s3", "artifact_location": "s3://b/p"})
         got = httpx.get(f"{api}/get", params={"experiment_id": kept.json()["experiment_id"]})
         assert got.json()["experiment"]["artifact_location"] == "s3://b/p"
+
+
+def test_client_over_rest_logs_and_reads_artifacts(
+    store_uri: str, clean_env: Path, tmp_path: Path
+) -> None:
+    import runstack
+
+    with BackgroundServer(store_uri) as url:
+        client = runstack.TrackingClient(url)
+        run_id = client.create_run("0").info.run_id
+        client.log_dict(run_id, {"a": 1}, "cfg/c.json")
+        (tmp_path / "m.bin").write_bytes(b"\x00" * 10)
+        client.log_artifact(run_id, str(tmp_path / "m.bin"), "model")
+        assert [(f.path, f.is_dir) for f in client.list_artifacts(run_id)] == [
+            ("cfg", True),
+            ("model", True),
+        ]
+        local = client.download_artifacts(run_id, "cfg/c.json", str(tmp_path))
+        assert Path(local).read_text() == '{\n  "a": 1\n}'
+        assert client.list_artifacts(run_id, "model")[0].file_size == 10

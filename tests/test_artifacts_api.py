@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -148,8 +149,10 @@ def test_bad_values_name_the_value(client: runstack.TrackingClient, tmp_path: Pa
         client.log_figure(run_id, object(), "f.png")
     with pytest.raises(InvalidParameterError, match="numpy array or a PIL image"):
         client.log_image(run_id, [[1, 2]], "i.png")
-    with pytest.raises(InvalidParameterError, match="time-stepped"):
-        client.log_image(run_id, object(), key="k", step=1)
+    with pytest.raises(InvalidParameterError, match="not both"):
+        client.log_image(run_id, object(), "i.png", key="k", step=1)
+    with pytest.raises(InvalidParameterError, match=r"artifact_file= .* or key="):
+        client.log_image(run_id, object())
     with pytest.raises(InvalidParameterError, match=r"\.json or \.parquet"):
         client.log_table(run_id, {"a": [1]}, "t.csv")
     with pytest.raises(InvalidParameterError, match="may not contain"):
@@ -300,3 +303,25 @@ def test_missing_optional_library_is_named(tmp_path: Path) -> None:
     assert "pip install PyYAML" in done.stdout
     assert "json ok" in done.stdout
     assert os.listdir(tmp_path / "mlruns" / "0")
+
+
+def test_time_stepped_images(client: runstack.TrackingClient) -> None:
+    np = pytest.importorskip("numpy", reason="numpy is not installed")
+    pytest.importorskip("PIL.Image", reason="Pillow is not installed")
+    run_id = client.create_run("0").info.run_id
+    frame = np.zeros((300, 600, 3), dtype=np.uint8)
+    client.log_image(run_id, frame, key="val/pred", step=3, timestamp=1700000000000)
+    client.log_image(run_id, frame, key="val/pred", step=4)
+    names = sorted(f.path for f in client.list_artifacts(run_id, "images"))
+    assert len(names) == 4
+    first = [n for n in names if "+step+3+" in n]
+    webp, png = sorted(first)  # "+" sorts before "."
+    base = r"images/val~pred\+step\+3\+timestamp\+1700000000000\+[0-9a-f-]{36}"
+    assert re.fullmatch(base + r"\.png", png), png
+    assert webp == png.removesuffix(".png") + "+compressed.webp"
+    uri = client.get_run(run_id).info.artifact_uri
+    assert artifacts.load_image(f"{uri}/{png}").size == (600, 300)
+    assert artifacts.load_image(f"{uri}/{webp}").size == (256, 128)
+    assert client.get_run(run_id).data.tags["mlflow.loggedImages"] == "true"
+    with pytest.raises(InvalidParameterError, match="Invalid image key"):
+        client.log_image(run_id, frame, key="bad:key")

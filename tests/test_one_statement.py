@@ -98,7 +98,7 @@ def _close_connections_from_the_server(tracking: str) -> None:
         )
 
 
-@pytest.mark.parametrize("store_uri", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("migrated_store_uri", ["postgresql"], indirect=True)
 def test_calls_go_on_after_postgresql_closed_the_connections(tracking: str) -> None:
     client = runstack.MlflowClient()
     run_id = client.create_run("0").info.run_id
@@ -116,7 +116,7 @@ def test_calls_go_on_after_postgresql_closed_the_connections(tracking: str) -> N
     assert run.data.tags["after"] == "restart" and count_rows("runs") == 2
 
 
-@pytest.mark.parametrize("store_uri", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("migrated_store_uri", ["postgresql"], indirect=True)
 def test_an_end_whose_fold_fails_is_still_an_end_and_loses_no_point(
     tracking: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

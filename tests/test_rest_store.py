@@ -218,8 +218,8 @@ def test_mlflow_batches_respect_mlflow_limits() -> None:
 
 
 @pytest.fixture
-def server(store_uri: str) -> Iterator[BackgroundServer]:
-    server = BackgroundServer(store_uri)
+def server(migrated_store_uri: str) -> Iterator[BackgroundServer]:
+    server = BackgroundServer(migrated_store_uri)
     server.start()
     try:
         yield server

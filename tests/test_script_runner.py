@@ -37,6 +37,7 @@ def _lines(output: str, prefix: str) -> list[str]:
     return [line[len(prefix) + 1 :] for line in output.splitlines() if line.startswith(prefix)]
 
 
+@pytest.mark.slow  # child interpreters
 def test_training_script(store_uri: str, tmp_path: Path) -> None:
     done = runstack_run(
         "train_regression.py", "--alpha", "0.25", "--epochs", "4", store_uri=store_uri, cwd=tmp_path
@@ -60,6 +61,7 @@ def test_training_script(store_uri: str, tmp_path: Path) -> None:
     assert json.loads((root / "model" / "model.json").read_text()) == {"weights": [0.1, 0.2]}
 
 
+@pytest.mark.slow  # child interpreters
 def test_client_workflow(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/store.db"
     done = runstack_run("client_workflow.py", "client-exp", store_uri=uri, cwd=tmp_path)
@@ -78,6 +80,7 @@ def test_client_workflow(tmp_path: Path) -> None:
     assert run.data.metrics == {"accuracy": pytest.approx(0.82)}
 
 
+@pytest.mark.slow  # child interpreters
 def test_nested_runs_loaders_and_a_crash(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/store.db"
     done = runstack_run("nested_and_load.py", store_uri=uri, cwd=tmp_path)
@@ -96,6 +99,7 @@ def test_nested_runs_loaders_and_a_crash(tmp_path: Path) -> None:
     assert sorted(r.data.params["value"] for r in children) == ["1", "2"]
 
 
+@pytest.mark.slow  # child interpreters
 def test_unsupported_part_of_mlflow_is_named(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/store.db"
     done = runstack_run("unsupported_flavor.py", store_uri=uri, cwd=tmp_path)
@@ -106,6 +110,7 @@ def test_unsupported_part_of_mlflow_is_named(tmp_path: Path) -> None:
     assert run.data.params == {"n_estimators": "10"}
 
 
+@pytest.mark.slow  # child interpreters
 def test_exit_code_argv_and_main_are_the_scripts(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/store.db"
     done = runstack_run("exits_with_code.py", "3", store_uri=uri, cwd=tmp_path)
@@ -127,6 +132,7 @@ def test_missing_script_is_a_clear_error(tmp_path: Path) -> None:
     assert "no_such_script.py" in done.stderr
 
 
+@pytest.mark.slow  # child interpreters
 def test_alias_modules_in_process() -> None:
     done = run_python(
         """
@@ -214,3 +220,31 @@ def test_mlflow_compatible_entity_helpers() -> None:
         "error_code": "INVALID_PARAMETER_VALUE",
         "message": "bad x",
     }
+
+
+@pytest.mark.slow  # child interpreters
+def test_module_mode_runs_a_module_like_python_m(tmp_path: Path) -> None:
+    package = tmp_path / "trainer"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "main.py").write_text(
+        "import sys\nimport mlflow\n"
+        "with mlflow.start_run(run_name='from-module'):\n"
+        "    mlflow.log_param('argv', ' '.join(sys.argv[1:]))\n"
+        "print('NAME', __name__, sys.argv[0].endswith('main.py'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in _ENV_VARS}
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path}/store.db"
+    done = subprocess.run(
+        [str(RUNSTACK), "run", "-m", "trainer.main", "--epochs", "2"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert _lines(done.stdout, "NAME") == ["__main__ True"]
+    (run,) = runstack.TrackingClient(env["MLFLOW_TRACKING_URI"]).search_runs(["0"])
+    assert run.info.run_name == "from-module"
+    assert run.data.params == {"argv": "--epochs 2"}

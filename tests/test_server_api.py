@@ -49,8 +49,8 @@ class Api:
 
 
 @pytest.fixture
-def api(store_uri: str) -> Iterator[Api]:
-    with BackgroundServer(store_uri) as url:
+def api(migrated_store_uri: str) -> Iterator[Api]:
+    with BackgroundServer(migrated_store_uri) as url:
         client = Api(url)
         yield client
         client.http.close()

@@ -35,6 +35,12 @@ BAD_VALUES = {
     settings.SERVER_HEADER_TIMEOUT: "0",
     settings.SERVER_BODY_TIMEOUT: "never",
     settings.SEARCH_TIMEOUT: "-1",
+    settings.SERVER_SERVE_ARTIFACTS: "perhaps",
+    settings.SERVER_MAX_ARTIFACT_BYTES: "0",
+    settings.S3_IGNORE_TLS: "maybe",
+    settings.S3_ADDRESSING_STYLE: "diagonal",
+    settings.SERVER_AUTH: "with a password",
+    settings.SERVER_AUTH_DEFAULT_PERMISSION: "WRITE",
 }
 
 

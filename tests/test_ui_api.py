@@ -171,7 +171,8 @@ def test_keys_of_an_experiment(ui: Ui, client: TrackingClient) -> None:
     assert "Team" in tags and "mlflow.runName" in tags
     both = ui.ok("GET", "experiments/keys", experiment_id=[exp, other])["keys"]
     assert "only_elsewhere" in both
-    assert ui.ok("GET", "experiments/keys", experiment_id=exp, contains="%")["keys"] == []
+    for literal in ("%", "_", "\\", "'"):  # LIKE's wildcards and escapes are plain text
+        assert ui.ok("GET", "experiments/keys", experiment_id=exp, contains=literal)["keys"] == []
     ui.error(400, "GET", "experiments/keys", experiment_id=exp, kind="datasets")
     ui.error(400, "GET", "experiments/keys", experiment_id="x1")
     ui.error(400, "GET", "experiments/keys")
@@ -458,6 +459,21 @@ def test_series_of_several_runs_running_and_special_values(ui: Ui, client: Track
     }
     client.delete_run(finished)
     assert _series(ui, [finished], "m")[0]["total_points"] == 3  # deleted runs still draw
+
+
+def test_series_of_long_and_short_runs_in_one_request(ui: Ui, client: TrackingClient) -> None:
+    exp = client.create_experiment("mixed")
+    long_run = client.create_run(exp).info.run_id
+    short_run = client.create_run(exp).info.run_id
+    client.log_batch(long_run, [Metric("m", float(i % 13), 1, i) for i in range(6_000)])
+    client.set_terminated(long_run)  # folded: 6,000 > 32 x 40, reduced from summaries
+    client.log_batch(short_run, [Metric("m", -float(i), 2, i) for i in range(30)])
+    long_series, short_series = _series(ui, [long_run, short_run], "m", max_points=40)
+    assert long_series["reduced"] and long_series["total_points"] == 6_000
+    assert len(long_series["steps"]) <= 40 and max(long_series["values"]) == 12.0
+    assert long_series["steps"][0] == 0 and long_series["steps"][-1] == 5_999
+    assert not short_series["reduced"] and short_series["steps"] == list(range(30))
+    assert short_series["values"] == [-float(i) for i in range(30)]
 
 
 def test_series_bad_input(ui: Ui, client: TrackingClient) -> None:

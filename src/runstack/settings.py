@@ -185,6 +185,37 @@ SERVER_READ_ONLY: Setting[bool] = Setting(
     "RUNSTACK_SERVER_READ_ONLY", False, _flag, _FLAG_RULE, (SERVER_DOC,)
 )
 
+# The artifact proxy: `runstack server --artifacts-destination / --no-serve-artifacts /
+# --max-artifact-bytes` set these for its worker processes.
+SERVER_ARTIFACTS_DESTINATION = _optional_text(
+    "RUNSTACK_SERVER_ARTIFACTS_DESTINATION", (SERVER_DOC,)
+)
+SERVER_SERVE_ARTIFACTS: Setting[bool] = Setting(
+    "RUNSTACK_SERVER_SERVE_ARTIFACTS", True, _flag, _FLAG_RULE, (SERVER_DOC,)
+)
+SERVER_MAX_ARTIFACT_BYTES: Setting[int] = Setting(
+    "RUNSTACK_SERVER_MAX_ARTIFACT_BYTES",
+    64 * 1024**3,
+    _count(1),
+    "a positive integer",
+    (SERVER_DOC,),
+)
+
+# S3 artifact locations (MLflow's names; boto3 reads the AWS_* variables itself) --------------
+
+ARTIFACTS_DOC = "docs/artifacts.md"
+S3_ENDPOINT_URL = _optional_text("MLFLOW_S3_ENDPOINT_URL", (ARTIFACTS_DOC,))
+S3_IGNORE_TLS: Setting[bool] = Setting(
+    "MLFLOW_S3_IGNORE_TLS", False, _flag, _FLAG_RULE, (ARTIFACTS_DOC,)
+)
+S3_ADDRESSING_STYLE: Setting[str | None] = Setting(
+    "MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE",
+    None,
+    _choice("auto", "path", "virtual"),
+    "'auto', 'path' or 'virtual'",
+    (ARTIFACTS_DOC,),
+)
+
 
 # Request guards and limits (docs/security.md); `runstack server`'s flags set them for its
 # worker processes.

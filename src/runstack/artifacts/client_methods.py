@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # them, so that ``import runstack`` does not pay for them.
 
 LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
+LOGGED_IMAGES_TAG = "mlflow.loggedImages"
 _MAX_CACHED_REPOSITORIES = 256
 
 
@@ -78,18 +79,19 @@ class ArtifactMethods:
         """Copy a local file (or a folder, as a folder of that name) into the run's artifacts,
         under ``artifact_path`` when given."""
         source = _local_source(local_path, "local_path")
-        repository = self.artifact_repository(run_id)
+        folder = safe_relative_path(artifact_path)  # every check before any store call
         if source.is_dir():
             name = source.resolve().name if source.name in ("", ".", "..") else source.name
-            repository.log_directory(source, join(artifact_path, name))
+            self.artifact_repository(run_id).log_directory(source, join(folder, name))
         else:
-            repository.log_file(source, safe_relative_path(artifact_path))
+            self.artifact_repository(run_id).log_file(source, folder)
 
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
         """Copy the contents of a local folder into the run's artifacts (under
         ``artifact_path`` when given)."""
         source = _local_source(local_dir, "local_dir")
-        self.artifact_repository(run_id).log_directory(source, safe_relative_path(artifact_path))
+        folder = safe_relative_path(artifact_path)
+        self.artifact_repository(run_id).log_directory(source, folder)
 
     # In-memory objects ---------------------------------------------------------------------
 
@@ -98,7 +100,8 @@ class ArtifactMethods:
         from runstack.artifacts import encoders
 
         data = encoders.text_bytes(text)
-        self.artifact_repository(run_id).write_bytes(data, safe_file_name(artifact_file))
+        checked = safe_file_name(artifact_file)
+        self.artifact_repository(run_id).write_bytes(data, checked)
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
         """Write ``dictionary`` as YAML (.yml/.yaml) or JSON (any other name)."""
@@ -145,21 +148,33 @@ class ArtifactMethods:
         timestamp: int | None = None,
         synchronous: bool | None = None,
     ) -> None:
-        """Save a numpy array or PIL image as ``artifact_file`` (format from its name).
-
-        MLflow's time-stepped images (``key=``/``step=``) are not supported yet."""
-        if key is not None or step is not None or timestamp is not None:
-            raise InvalidParameterError(
-                "log_image with key=/step=/timestamp= (time-stepped images) is not supported "
-                "by runstack; give artifact_file= to save the image as a file."
-            )
-        if artifact_file is None:
-            raise InvalidParameterError("log_image needs artifact_file=, e.g. 'image.png'.")
+        """Save a numpy array or PIL image as ``artifact_file`` (format from its name), or,
+        with ``key`` (and ``step``, ``timestamp``), as one step of MLflow's time-stepped
+        images: ``images/<key>+step+<step>+timestamp+<ms>+<uuid>.png`` plus a compressed
+        ``.webp`` (at most 256 px), and the run tag ``mlflow.loggedImages``. The files are
+        always written before this returns; ``synchronous`` applies to the tag."""
         from runstack.artifacts import encoders
 
-        checked = safe_file_name(artifact_file)
+        if artifact_file is not None and (key, step, timestamp) != (None, None, None):
+            raise InvalidParameterError(
+                "log_image: give artifact_file= alone, or key= (with step= and timestamp=), "
+                "not both."
+            )
+        if artifact_file is None and key is None:
+            raise InvalidParameterError(
+                "log_image needs artifact_file= (a file such as 'image.png') or key= (a "
+                "time-stepped image)."
+            )
         picture = encoders.to_pil_image(image)
-        self._log_through_file(run_id, checked, picture.save)
+        if artifact_file is not None:
+            self._log_through_file(run_id, safe_file_name(artifact_file), picture.save)
+            return
+        assert key is not None
+        base = encoders.stepped_image_name(key, step, timestamp)
+        self._log_through_file(run_id, f"{base}.png", picture.save)
+        compressed = encoders.compress_image(picture)
+        self._log_through_file(run_id, f"{base}+compressed.webp", compressed.save)
+        self.set_tag(run_id, LOGGED_IMAGES_TAG, "true", synchronous=synchronous)
 
     def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
         """Write a dict or DataFrame as a table (.json in MLflow's "split" layout, or
@@ -202,7 +217,8 @@ class ArtifactMethods:
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         """The files and folders directly under ``path`` (the root when None), sorted."""
-        return self.artifact_repository(run_id).list(safe_relative_path(path))
+        relative = safe_relative_path(path)
+        return self.artifact_repository(run_id).list(relative)
 
     def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
         """A local path holding the artifact file or folder ``path``.

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import sys
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -155,6 +157,35 @@ def to_pil_image(image: Any) -> Any:
         f"log_image needs a numpy array or a PIL image, got {type(image).__module__}."
         f"{type(image).__qualname__}."
     )
+
+
+_IMAGE_KEY = re.compile(r"^[a-zA-Z0-9_\-./ ]+$")
+COMPRESSED_IMAGE_SIZE = 256
+
+
+def stepped_image_name(key: object, step: object, timestamp: object) -> str:
+    """MLflow's file name (without extension) of one step of a time-stepped image."""
+    from runstack.clock import now_ms
+    from runstack.validation import validate_step, validate_timestamp
+
+    if not isinstance(key, str) or not _IMAGE_KEY.match(key):
+        raise InvalidParameterError(
+            f"Invalid image key {key!r}: use letters, digits, '_', '-', '.', ' ' and '/'."
+        )
+    checked_step = validate_step(key, step or 0)
+    stamp = now_ms() if not timestamp else validate_timestamp(timestamp)
+    name = key.replace("/", "~")
+    return f"images/{name}+step+{checked_step}+timestamp+{stamp}+{uuid.uuid4()}"
+
+
+def compress_image(image: Any) -> Any:
+    """The image scaled to fit a 256-pixel square, aspect ratio kept (MLflow's preview)."""
+    width, height = image.size
+    if width > height:
+        size = (COMPRESSED_IMAGE_SIZE, int(height * COMPRESSED_IMAGE_SIZE / width))
+    else:
+        size = (int(width * COMPRESSED_IMAGE_SIZE / height), COMPRESSED_IMAGE_SIZE)
+    return image.resize(size)
 
 
 def check_table_file(artifact_file: str) -> None:

@@ -116,8 +116,36 @@ _READ_ONLY = click.option(
 )
 
 
+_ARTIFACTS_DESTINATION = click.option(
+    "--artifacts-destination",
+    default=None,
+    metavar="PATH|s3://BUCKET/PREFIX",
+    help="Where the server keeps the artifacts it proxies [default: ./mlartifacts, beside "
+    "the store for SQLite].",
+)
+_SERVE_ARTIFACTS = click.option(
+    "--serve-artifacts/--no-serve-artifacts",
+    default=True,
+    show_default=True,
+    help="Proxy artifact uploads and downloads (/api/2.0/mlflow-artifacts/artifacts).",
+)
+_MAX_ARTIFACT_BYTES = click.option(
+    "--max-artifact-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="BYTES",
+    help="Largest artifact upload accepted; larger ones get a 413 [default: 64 GiB].",
+)
+
+
 def _serve(
-    uri: str, host: str, port: int, workers: int, read_only: bool, security: dict[str, Any]
+    uri: str,
+    host: str,
+    port: int,
+    workers: int,
+    read_only: bool,
+    security: dict[str, Any],
+    artifacts: tuple[str | None, bool, int | None] = (None, True, None),
 ) -> None:
     from runstack.server import serve
     from runstack.server.connection_limits import ConnectionLimits
@@ -128,6 +156,7 @@ def _serve(
         idle_timeout_s=security.get("idle_timeout", 5.0),
         limit_concurrency=security.get("limit_concurrency", 1000),
     )
+    destination, serve_artifacts, max_artifact_bytes = artifacts
     try:
         serve(
             uri,
@@ -145,6 +174,9 @@ def _serve(
             search_timeout_s=security.get("search_timeout"),
             auth=security.get("auth", False),
             auth_default_permission=security.get("auth_default_permission", "READ"),
+            artifacts_destination=destination,
+            serve_artifacts=serve_artifacts,
+            max_artifact_bytes=max_artifact_bytes,
         )
     except InvalidParameterError as error:
         raise click.ClickException(error.message) from None
@@ -182,6 +214,9 @@ def _serve(
     show_default=True,
     help="With --auth: what a user may do in an experiment where they have no grant.",
 )
+@_ARTIFACTS_DESTINATION
+@_SERVE_ARTIFACTS
+@_MAX_ARTIFACT_BYTES
 @_security_options
 def server(
     backend_store_uri: str | None,
@@ -189,11 +224,16 @@ def server(
     port: int,
     workers: int,
     read_only: bool,
+    artifacts_destination: str | None,
+    serve_artifacts: bool,
+    max_artifact_bytes: int | None,
     **security: Any,
 ) -> None:
-    """Serve MLflow's REST API (and runstack's, and the web UI at /) over a store."""
+    """Serve MLflow's REST API (and runstack's, and the web UI at /) over a store, and proxy
+    artifacts."""
     uri = normalise_uri(backend_store_uri) if backend_store_uri else get_tracking_uri()
-    _serve(uri, host, port, workers, read_only, security)
+    artifacts = (artifacts_destination, serve_artifacts, max_artifact_bytes)
+    _serve(uri, host, port, workers, read_only, security, artifacts)
 
 
 def ui_url(host: str, port: int) -> str:

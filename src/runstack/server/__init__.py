@@ -54,12 +54,18 @@ def serve(
     search_timeout_s: float | None = None,
     auth: bool = False,
     auth_default_permission: str = "READ",
+    artifacts_destination: str | None = None,
+    serve_artifacts: bool = True,
+    max_artifact_bytes: int | None = None,
 ) -> None:
     """Serve the tracking API on ``host:port`` with ``workers`` processes until stopped;
     with ``read_only``, every request that would change data is refused (403).
 
     Each worker process opens its own store. With several workers, use PostgreSQL (SQLite
-    works, but its single writer makes more workers pointless for writes). The server has
+    works, but its single writer makes more workers pointless for writes). Artifacts are
+    proxied from ``artifacts_destination`` (a folder or ``s3://bucket/prefix``; by default
+    ``mlartifacts`` beside a SQLite store, else in the working directory) unless
+    ``serve_artifacts`` is False; uploads over ``max_artifact_bytes`` are refused (413).
     With ``auth``, every API request must authenticate (users and tokens of ``runstack
     users`` / ``runstack tokens``) and needs a permission on the experiment it touches;
     ``auth_default_permission`` is what users hold where they have no grant. Without it,
@@ -85,6 +91,11 @@ def serve(
             name=error.name,
         ) from None
     check_backend(backend_store_uri)
+    from runstack.server.artifact_settings import ArtifactSettings
+
+    artifact_settings = ArtifactSettings.create(
+        backend_store_uri, artifacts_destination, serve_artifacts, max_artifact_bytes
+    )
 
     from runstack.server.connection_limits import PROTOCOL, ConnectionLimits
     from runstack.server.guards import GuardSettings
@@ -95,6 +106,7 @@ def serve(
     # Read by each worker process: its app factory, its protocol class and its store.
     SERVER_BACKEND_STORE_URI.export(backend_store_uri)
     SERVER_READ_ONLY.export("true" if read_only else "false")
+    artifact_settings.export()
     guards.export(host)
     limits.export()
     if search_timeout_s is not None:

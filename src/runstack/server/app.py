@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__, settings
@@ -30,6 +30,9 @@ from runstack.auth.authenticator import REALM
 from runstack.auth.store import User
 from runstack.errors import ApiError, InvalidParameterError, RunstackError, StoreUnavailableError
 from runstack.server import handlers_ui, reaper
+from runstack.server.artifact_settings import ArtifactSettings, narrow_endpoints, serve_store
+from runstack.server.artifacts import ROUTES as ARTIFACT_ROUTES
+from runstack.server.artifacts import ArtifactProxy
 from runstack.server.auth_guard import AuthGuard
 from runstack.server.config import ServerSettings
 from runstack.server.endpoints import (
@@ -56,8 +59,9 @@ logger = logging.getLogger("runstack.server")
 class StoreHolder:
     """This process's store, opened at startup (or on first use, without a lifespan)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, prepare: Callable[[Store], Store] | None = None) -> None:
         self.uri = uri
+        self._prepare = prepare or (lambda store: store)
         self._store: Store | None = None
         self._lock = threading.Lock()
 
@@ -66,7 +70,7 @@ class StoreHolder:
         if store is None:
             with self._lock:
                 if self._store is None:
-                    self._store = open_store(self.uri)
+                    self._store = self._prepare(open_store(self.uri))
                 store = self._store
         return store
 
@@ -156,34 +160,53 @@ def _refuse_changes(endpoint: Endpoint) -> ApiError:
 class TrackingApp:
     """The ASGI app. API calls are answered here directly, without a router or a request
     object: one logged value is one request, and the framework's share of it counts. Health,
-    version, the OpenAPI document and the lifespan go to a small Starlette app."""
+    version, the OpenAPI document and the lifespan go to a small Starlette app; the artifact
+    proxy (streamed bodies, no JSON body limit) to ``artifacts``."""
 
-    def __init__(self, api: ASGIApp, rest: Starlette, settings: ServerSettings) -> None:
+    def __init__(
+        self, api: ASGIApp, rest: Starlette, settings: ServerSettings, artifacts: ArtifactProxy
+    ) -> None:
         self.api = api
         self.rest = rest
         self.settings = settings
+        self.artifacts = artifacts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http" and path.startswith(_API_PREFIXES) and path != _OPENAPI_PATH:
+        if scope["type"] == "http" and path.startswith(ARTIFACT_ROUTES):
+            await self.artifacts(scope, receive, send)
+        elif scope["type"] == "http" and path.startswith(_API_PREFIXES) and path != _OPENAPI_PATH:
             await self.api(scope, receive, send)
         else:
             await self.rest(scope, receive, send)
 
 
+def _ui_routes(read_only: bool) -> list[BaseRoute]:
+    """The web UI's page and static files (``runstack.ui``), beside the API in every worker."""
+    from runstack.ui.routes import ui_routes
+
+    return ui_routes(read_only=read_only)
+
+
 def create_app(
-    backend_store_uri: str, server_settings: ServerSettings | None = None
+    backend_store_uri: str,
+    server_settings: ServerSettings | None = None,
+    artifacts: ArtifactSettings | None = None,
 ) -> GuardedApp:
     """The ASGI app serving the tracking API over the store at ``backend_store_uri``, with
     ``server_settings`` (default: from the environment), kept on the app as ``.settings``,
     behind the request guards (``server_settings.guards``; see guards.py). With
-    ``server_settings.read_only``, every request that would change data is refused."""
-    holder = StoreHolder(backend_store_uri)
+    ``server_settings.read_only``, every request that would change data is refused.
+    Artifacts are proxied as ``artifacts`` says (default: from the environment, else from
+    ``mlartifacts`` beside the store); the proxy is the app's ``.artifacts``."""
+    artifact_settings = artifacts or ArtifactSettings.from_environment(backend_store_uri)
+    holder = StoreHolder(backend_store_uri, lambda store: serve_store(store, artifact_settings))
     config = server_settings or ServerSettings.from_environment()
     body_limit = config.max_body_bytes
     # Store calls block: they run on these threads (each may hold a database connection).
     workers = ThreadPoolExecutor(config.threads, thread_name_prefix="runstack-api")
-    endpoints = _index(config.read_only)
+    endpoints = narrow_endpoints(_index(config.read_only), artifact_settings)
+    proxy = ArtifactProxy(artifact_settings, config.read_only)
     document = openapi_document(ALL_ENDPOINTS)
     # --auth: every API request names its user, who needs a permission (auth_guard.py).
     guard = AuthGuard(backend_store_uri, config.auth) if config.auth is not None else None
@@ -295,6 +318,7 @@ def create_app(
             yield
         finally:
             sweeper.stop()
+            proxy.close()
             await loop.run_in_executor(workers, holder.close)
             if guard is not None:
                 guard.close()
@@ -306,11 +330,12 @@ def create_app(
             Route("/version", version, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route(_OPENAPI_PATH, openapi, methods=["GET"]),
+            *_ui_routes(config.read_only),
         ],
         lifespan=lifespan,
     )
     rest.state.settings = config
-    return GuardedApp(TrackingApp(api, rest, config), config.guards)
+    return GuardedApp(TrackingApp(api, rest, config, proxy), config.guards)
 
 
 def app_from_environment() -> GuardedApp:

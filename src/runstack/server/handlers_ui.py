@@ -43,6 +43,8 @@ def _double(value: float | None) -> float | str | None:
 
 
 def _doubles(values: Sequence[float]) -> list[float | str]:
+    if math.isfinite(sum(values)):  # no NaN or infinity in it (their sum would not be finite)
+        return list(values)
     return [v if math.isfinite(v) else encode_double(v) for v in values]
 
 

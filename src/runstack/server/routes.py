@@ -5,6 +5,7 @@ from __future__ import annotations
 from runstack.server import (
     handlers_experiments,
     handlers_metrics,
+    handlers_models,
     handlers_runs,
     handlers_runstack,
     handlers_ui,
@@ -15,6 +16,7 @@ ALL_ENDPOINTS: tuple[Endpoint, ...] = (
     *handlers_experiments.ENDPOINTS,
     *handlers_runs.ENDPOINTS,
     *handlers_metrics.ENDPOINTS,
+    *handlers_models.ENDPOINTS,
     *handlers_runstack.ENDPOINTS,
     *handlers_ui.ENDPOINTS,
 )

@@ -23,35 +23,27 @@ import sqlalchemy as sa
 from runstack.series import Points, Summary, reduce_points, reduce_summaries
 from runstack.store.sql import schema as t
 from runstack.store.sql.block_summary import chunk_summaries
-from runstack.store.sql.database import Prepared, Tx
+from runstack.store.sql.database import Tx
 from runstack.store.sql.packing import unpack_batch, unpack_block
-from runstack.store.sql.rows import LOGGED_OF_RUN
 from runstack.store.ui_types import MetricSeries
 
 RAW_FACTOR = 32
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _s = t.metric_summaries.c
-_SUMMARIES = Prepared(
-    sa.select(_s.first_seq, _s.n_points, _s.min_step, _s.max_step, _s.chunks)
-    .where(
-        _s.run_id == sa.bindparam("run_id"),
-        _s.key == sa.bindparam("key"),
-        _s.max_step >= sa.bindparam("low"),
-        _s.min_step <= sa.bindparam("high"),
-    )
-    .order_by(_s.first_seq)
-)
 _b = t.metric_blocks.c
-_BLOCKS_BETWEEN = Prepared(
-    sa.select(_b.first_seq, _b.points)
-    .where(
-        _b.run_id == sa.bindparam("run_id"),
-        _b.key == sa.bindparam("key"),
-        _b.first_seq.between(sa.bindparam("low"), sa.bindparam("high")),
+_l = t.metric_log.c
+# At most this many (run, first_seq) pairs per block-reading statement (SQLite's variables).
+_PAIRS_PER_STATEMENT = 400
+
+
+def _summaries(tx: Tx, run_ids: list[str], key: str, low: int, high: int) -> list[Any]:
+    query = (
+        sa.select(_s.run_id, _s.first_seq, _s.n_points, _s.min_step, _s.max_step, _s.chunks)
+        .where(_s.run_id.in_(run_ids), _s.key == key, _s.max_step >= low, _s.min_step <= high)
+        .order_by(_s.run_id, _s.first_seq)
     )
-    .order_by(_b.first_seq)
-)
+    return tx.all(query)
 
 
 class _Columns:
@@ -87,24 +79,32 @@ class _Columns:
         return Points(steps, timestamps, values)
 
 
-def _blocks(tx: Tx, run_id: str, key: str, first_seqs: list[int], into: _Columns) -> None:
-    """Append the points of these blocks of the key, in logging order."""
-    if not first_seqs:
-        return
-    wanted = set(first_seqs)
-    span = {"run_id": run_id, "key": key, "low": min(wanted), "high": max(wanted)}
-    for row in tx.all(_BLOCKS_BETWEEN, span):
-        if row.first_seq not in wanted:
-            continue
+def _blocks(tx: Tx, key: str, wanted: list[tuple[str, int]]) -> dict[str, _Columns]:
+    """The points of these (run, first_seq) blocks of ``key``, per run, in logging order."""
+    found: dict[str, _Columns] = {}
+    rows: list[Any] = []
+    for start in range(0, len(wanted), _PAIRS_PER_STATEMENT):
+        part = wanted[start : start + _PAIRS_PER_STATEMENT]
+        rows += tx.all(
+            sa.select(_b.run_id, _b.first_seq, _b.points).where(
+                _b.key == key, sa.tuple_(_b.run_id, _b.first_seq).in_(part)
+            )
+        )
+    for row in sorted(rows, key=lambda r: (r.run_id, r.first_seq)):
         block = unpack_block(row.points)
-        into.extend(block.steps, block.timestamps, block.values)
+        found.setdefault(row.run_id, _Columns()).extend(block.steps, block.timestamps, block.values)
+    return found
 
 
-def _logged(tx: Tx, run_id: str, key: str, into: _Columns) -> None:
-    for row in tx.all(LOGGED_OF_RUN, {"run_id": run_id}):
+def _logged(tx: Tx, run_ids: list[str], key: str) -> dict[str, _Columns]:
+    """Points of ``key`` in the runs' log rows not folded yet, per run, in logging order."""
+    found: dict[str, _Columns] = {}
+    query = sa.select(_l.run_id, _l.points).where(_l.run_id.in_(run_ids)).order_by(_l.seq)
+    for row in tx.all(query):
         batch = unpack_batch(row.points)
         if key not in batch.keys:
             continue
+        into = found.setdefault(row.run_id, _Columns())
         for name, value, timestamp, step in zip(
             batch.keys, batch.values, batch.timestamps, batch.steps, strict=True
         ):
@@ -112,6 +112,7 @@ def _logged(tx: Tx, run_id: str, key: str, into: _Columns) -> None:
                 into.steps.append(step)
                 into.timestamps.append(timestamp)
                 into.values.append(value)
+    return found
 
 
 def _overlapping(chunks_data: bytes, low: int, high: int) -> int:
@@ -125,47 +126,63 @@ def _overlapping(chunks_data: bytes, low: int, high: int) -> int:
 
 def metric_series(
     tx: Tx,
-    run_id: str,
+    run_ids: list[str],
     key: str,
     max_points: int,
     min_step: int | None = None,
     max_step: int | None = None,
-) -> MetricSeries:
-    """The run's points of ``key`` with min_step <= step <= max_step, reduced to at most
-    ``max_points`` (which must be at least ``runstack.series.MIN_MAX_POINTS``)."""
+) -> list[MetricSeries]:
+    """Each run's points of ``key`` with min_step <= step <= max_step, reduced to at most
+    ``max_points`` (which must be at least ``runstack.series.MIN_MAX_POINTS``), in the
+    order of ``run_ids``. One statement per table for all the runs (plus one per 400 blocks
+    read point by point)."""
     low = _INT64_MIN if min_step is None else min_step
     high = _INT64_MAX if max_step is None else max_step
-    bounds = {"run_id": run_id, "key": key, "low": low, "high": high}
-    rows = tx.all(_SUMMARIES, bounds)
-    logged = _Columns()
-    _logged(tx, run_id, key, logged)
-    inside = [low <= row.min_step and row.max_step <= high for row in rows]
-    estimate = len(logged.steps) + sum(
-        row.n_points if whole else _overlapping(row.chunks, low, high)
-        for row, whole in zip(rows, inside, strict=True)
-    )
-    if estimate <= RAW_FACTOR * max_points:
-        points = _Columns()
-        _blocks(tx, run_id, key, [row.first_seq for row in rows], points)
-        points.extend(logged.steps, logged.timestamps, logged.values)
-        everything = points.in_step_order(low, high)
-        reduced = reduce_points(everything, max_points)
-        return _series(run_id, len(everything), reduced)
-    units: list[Summary] = []
-    straddling: list[int] = []
-    for row, whole in zip(rows, inside, strict=True):
-        if whole:
-            units.extend(chunk_summaries(row.chunks))
+    summaries: dict[str, list[Any]] = {run_id: [] for run_id in run_ids}
+    for row in _summaries(tx, run_ids, key, low, high):
+        summaries[row.run_id].append(row)
+    logged = _logged(tx, run_ids, key)
+    raw_runs: set[str] = set()
+    wanted: list[tuple[str, int]] = []  # blocks to read point by point
+    for run_id in run_ids:
+        rows = summaries[run_id]
+        pending = logged.get(run_id)
+        estimate = (0 if pending is None else len(pending.steps)) + sum(
+            row.n_points if _inside(row, low, high) else _overlapping(row.chunks, low, high)
+            for row in rows
+        )
+        if estimate <= RAW_FACTOR * max_points:
+            raw_runs.add(run_id)
+            wanted += [(run_id, row.first_seq) for row in rows]
         else:
-            straddling.append(row.first_seq)
-    raw = _Columns()
-    _blocks(tx, run_id, key, straddling, raw)
-    raw.extend(logged.steps, logged.timestamps, logged.values)
-    single = raw.in_step_order(low, high)
-    for point in zip(single.steps, single.timestamps, single.values, strict=True):
-        units.append(Summary(1, point, point, point, point))
-    reduced, total = reduce_summaries(units, max_points)
-    return _series(run_id, total, reduced)
+            wanted += [(run_id, row.first_seq) for row in rows if not _inside(row, low, high)]
+    points = _blocks(tx, key, wanted)
+    result = []
+    for run_id in run_ids:
+        raw = points.get(run_id, _Columns())
+        pending = logged.get(run_id)
+        if pending is not None:
+            raw.extend(pending.steps, pending.timestamps, pending.values)
+        in_range = raw.in_step_order(low, high)
+        if run_id in raw_runs:
+            result.append(_series(run_id, len(in_range), reduce_points(in_range, max_points)))
+            continue
+        units = [
+            unit
+            for row in summaries[run_id]
+            if _inside(row, low, high)
+            for unit in chunk_summaries(row.chunks)
+        ]
+        for point in zip(in_range.steps, in_range.timestamps, in_range.values, strict=True):
+            units.append(Summary(1, point, point, point, point))
+        reduced, total = reduce_summaries(units, max_points)
+        result.append(_series(run_id, total, reduced))
+    return result
+
+
+def _inside(row: Any, low: int, high: int) -> bool:
+    """Whether a block lies wholly inside [low, high]."""
+    return bool(low <= row.min_step and row.max_step <= high)
 
 
 def _series(run_id: str, total: int, points: Points) -> MetricSeries:

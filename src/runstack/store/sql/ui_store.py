@@ -61,6 +61,7 @@ class UiReads:
             )
 
         def read(tx: Tx) -> list[MetricSeries]:
+            _one_snapshot(tx)
             found = {
                 row.run_id
                 for row in tx.all(sa.select(runs.c.run_id).where(runs.c.run_id.in_(list(run_ids))))
@@ -68,9 +69,20 @@ class UiReads:
             for run_id in run_ids:
                 if run_id not in found:
                     raise ResourceNotFoundError(f"Run {run_id!r} does not exist.")
-            return [
-                series_queries.metric_series(tx, run_id, key, max_points, min_step, max_step)
-                for run_id in run_ids
-            ]
+            return series_queries.metric_series(
+                tx, list(run_ids), key, max_points, min_step, max_step
+            )
 
         return self.db.read(read)
+
+
+def _one_snapshot(tx: Tx) -> None:
+    """Read summaries, blocks and the log as of one moment: on PostgreSQL a fold committing
+    between two statements would otherwise move points out of the log after it was read and
+    into a block not yet seen (or the other way round). SQLite's read transactions already
+    see one snapshot."""
+    if tx.dialect.name == "postgresql":
+        tx.run(_REPEATABLE_READ)
+
+
+_REPEATABLE_READ = sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
