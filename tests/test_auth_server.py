@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,7 +32,10 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def served(store_uri: str) -> Iterator[tuple[str, AuthStore]]:
+def served(
+    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, AuthStore]]:
+    monkeypatch.setenv("RUNSTACK_SERVER_ARTIFACTS_DESTINATION", str(tmp_path / "artifacts"))
     auth = AuthStore.open(store_uri)
     auth.create_user(*ADMIN, is_admin=True)
     for level in LEVELS:
@@ -146,6 +150,7 @@ def _requests(e: str, r: str, n: int) -> dict[str, tuple[str, str, dict[str, Any
             "GET",
             {"run_ids": r, "metric_key": "m"},
         ),
+        "mlflow/logged-models/search": ("READ", "POST", {"experiment_ids": [e]}),
         "runstack/server-info": ("*", "GET", {}),
         "runstack/runs/create": ("EDIT", "POST", {"experiment_id": e}),
         "runstack/runs/resume": ("EDIT", "POST", {"run_id": r}),
@@ -260,3 +265,32 @@ def test_the_creator_of_an_experiment_may_manage_it(served: tuple[str, AuthStore
     # Someone else, with no grant, may not even see it.
     other = _send(url, "GET", "mlflow/experiments/get", {"experiment_id": experiment_id}, "READ")
     assert other.status_code == 403
+
+
+def test_artifact_proxy_needs_credentials_and_the_experiment_s_permission(
+    served: tuple[str, AuthStore],
+) -> None:
+    url, auth = served
+    made = _send(url, "POST", "mlflow/experiments/create", {"name": "files"}, "admin")
+    e = made.json()["experiment_id"]
+    for level in ("READ", "EDIT", "MANAGE"):
+        auth.grant(e, level.lower(), Permission[level])
+    file_url = f"{url}/api/2.0/mlflow-artifacts/artifacts/{e}/run1/artifacts/a.txt"
+
+    def status(method: str, level: str | None, target: str = file_url) -> int:
+        headers = {} if level is None else _level_headers(level)
+        return httpx.request(method, target, headers=headers, content=b"x").status_code
+
+    assert status("PUT", None) == 401
+    assert status("PUT", "READ") == 403
+    assert status("PUT", "EDIT") == 200
+    assert status("GET", "NO_PERMISSIONS") == 403
+    assert status("GET", "READ") == 200
+    listing = f"{url}/api/2.0/mlflow-artifacts/artifacts?path={e}/run1/artifacts"
+    assert status("GET", "READ", listing) == 200
+    assert status("GET", "NO_PERMISSIONS", listing) == 403
+    root = f"{url}/api/2.0/mlflow-artifacts/artifacts"
+    assert status("GET", "MANAGE", root) == 403  # outside any experiment: admins only
+    assert httpx.get(root, headers=basic(*ADMIN)).status_code == 200
+    assert status("DELETE", "EDIT") == 403
+    assert status("DELETE", "MANAGE") == 200

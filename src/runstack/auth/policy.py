@@ -74,6 +74,7 @@ RULES: dict[str, Rule] = {
     "mlflow/runs/log-inputs": _EDIT_RUN,
     "mlflow/metrics/get-history": _READ_RUN,
     "mlflow/metrics/get-history-bulk-interval": Rule(Permission.READ, Target.RUNS),
+    "mlflow/logged-models/search": Rule(Permission.READ, Target.EXPERIMENTS),
     # runstack's own endpoints.
     "runstack/server-info": _ANY,
     "runstack/runs/create": _EDIT_EXP,
@@ -91,6 +92,24 @@ RULES: dict[str, Rule] = {
 
 # Anything else: admins only.
 ADMIN_ONLY = Rule(Permission.MANAGE, Target.NONE)
+
+
+# The artifact proxy (``mlflow-artifacts/artifacts/<experiment id>/<run id>/...``), by method:
+# as MLflow's basic-auth app, reading needs READ, writing EDIT and deleting MANAGE on the
+# experiment named by the path's first segment; paths outside an experiment are for admins.
+ARTIFACT_METHODS: dict[str, Permission] = {
+    "GET": Permission.READ,
+    "HEAD": Permission.READ,
+    "PUT": Permission.EDIT,
+    "POST": Permission.EDIT,
+    "DELETE": Permission.MANAGE,
+}
+
+
+def artifact_experiment(relative_path: str) -> str | None:
+    """The experiment id an artifact path lies under (None: outside any experiment)."""
+    first = relative_path.strip("/").split("/", 1)[0]
+    return first if first.isascii() and first.isdigit() and len(first) <= 18 else None
 
 
 def rule_for(path: str) -> Rule | None:

@@ -164,17 +164,24 @@ class TrackingApp:
     proxy (streamed bodies, no JSON body limit) to ``artifacts``."""
 
     def __init__(
-        self, api: ASGIApp, rest: Starlette, settings: ServerSettings, artifacts: ArtifactProxy
+        self,
+        api: ASGIApp,
+        rest: Starlette,
+        settings: ServerSettings,
+        artifacts: ArtifactProxy,
+        artifacts_entry: ASGIApp | None = None,
     ) -> None:
         self.api = api
         self.rest = rest
         self.settings = settings
         self.artifacts = artifacts
+        # The proxy behind authentication and permissions (--auth), else the proxy itself.
+        self.artifacts_entry = artifacts_entry or artifacts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] == "http" and path.startswith(ARTIFACT_ROUTES):
-            await self.artifacts(scope, receive, send)
+            await self.artifacts_entry(scope, receive, send)
         elif scope["type"] == "http" and path.startswith(_API_PREFIXES) and path != _OPENAPI_PATH:
             await self.api(scope, receive, send)
         else:
@@ -299,6 +306,24 @@ def create_app(
             )
         await response(scope, receive, send)
 
+    async def guarded_artifacts(scope: Scope, receive: Receive, send: Send) -> None:
+        """--auth: the artifact proxy for a user allowed the path's experiment."""
+        assert guard is not None
+        try:
+            user = await authenticate(scope)
+            assert user is not None
+            route = scope["path"].split("/mlflow-artifacts/artifacts", 1)[-1]
+            if not route.strip("/"):  # a listing names its folder in ?path=
+                query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
+                route = query.get("path", "")
+            await asyncio.get_running_loop().run_in_executor(
+                workers, guard.check_artifact, user, scope["method"], route
+            )
+        except RunstackError as error:
+            await error_response(error)(scope, receive, send)
+            return
+        await proxy(scope, receive, send)
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
 
@@ -335,7 +360,8 @@ def create_app(
         lifespan=lifespan,
     )
     rest.state.settings = config
-    return GuardedApp(TrackingApp(api, rest, config, proxy), config.guards)
+    entry = guarded_artifacts if guard is not None else None
+    return GuardedApp(TrackingApp(api, rest, config, proxy, entry), config.guards)
 
 
 def app_from_environment() -> GuardedApp:

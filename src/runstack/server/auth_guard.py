@@ -15,7 +15,15 @@ from runstack import settings
 from runstack.auth.access import Access
 from runstack.auth.authenticator import Authenticator, CredentialCache
 from runstack.auth.permissions import Permission
-from runstack.auth.policy import ADMIN_ONLY, After, Rule, Target, rule_for
+from runstack.auth.policy import (
+    ADMIN_ONLY,
+    ARTIFACT_METHODS,
+    After,
+    Rule,
+    Target,
+    artifact_experiment,
+    rule_for,
+)
 from runstack.auth.store import AuthStore, User
 from runstack.errors import ApiError
 from runstack.server.endpoints import Endpoint
@@ -133,3 +141,25 @@ class AuthGuard:
                 if self.access.permission(user, str(e.get("experiment_id"))).allows(Permission.READ)
             ]
         return body
+
+    def check_artifact(self, user: User, method: str, relative_path: str) -> None:
+        """Refuse (403) an artifact request outside what ``user`` may do in the experiment the
+        path lies under (``relative_path``: below ``mlflow-artifacts/artifacts/``)."""
+        if user.is_admin:
+            return
+        needs = ARTIFACT_METHODS.get(method, Permission.MANAGE)
+        experiment_id = artifact_experiment(relative_path)
+        if experiment_id is None:
+            raise ApiError(
+                f"Permission denied: {method} of artifacts outside an experiment "
+                f"({relative_path or '/'!r}) is for admins only.",
+                "PERMISSION_DENIED",
+                403,
+            )
+        if not self.access.permission(user, experiment_id).allows(needs):
+            raise ApiError(
+                f"Permission denied: {method} of artifacts needs {needs.name} on experiment "
+                f"{experiment_id}.",
+                "PERMISSION_DENIED",
+                403,
+            )
