@@ -294,3 +294,29 @@ def test_artifact_proxy_needs_credentials_and_the_experiment_s_permission(
     assert httpx.get(root, headers=basic(*ADMIN)).status_code == 200
     assert status("DELETE", "EDIT") == 403
     assert status("DELETE", "MANAGE") == 200
+
+
+def test_web_ui_login_page_and_session_cookie(served: tuple[str, AuthStore]) -> None:
+    url, _ = served
+    with httpx.Client(base_url=url) as browser:
+        page = browser.get("/")
+        assert page.status_code == 303 and page.headers["location"] == "/login"
+        login = browser.get("/login")
+        assert login.status_code == 200 and "<form" in login.text
+        assert "frame-ancestors 'none'" in login.headers["content-security-policy"]
+        assert browser.get("/login.js").status_code == 200
+        wrong = browser.post("/login", json={"username": "read", "password": "not it at all"})
+        assert wrong.status_code == 401 and "session" not in wrong.headers.get("set-cookie", "")
+        form = browser.post("/login", data={"username": "read", "password": "read password"})
+        assert form.status_code == 415
+        signed = browser.post("/login", json={"username": "read", "password": "read password"})
+        assert signed.status_code == 200, signed.text
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
+        assert browser.get("/").status_code == 200  # the UI page itself now
+        api = browser.get(API + "mlflow/experiments/search", params={"max_results": 10})
+        assert api.status_code == 200
+        stolen = dict(browser.cookies)
+        assert browser.post("/logout").status_code == 200
+    after = httpx.get(url + API + "mlflow/experiments/search", cookies=stolen)
+    assert after.status_code == 401  # the session was revoked, not just forgotten

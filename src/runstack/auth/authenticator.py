@@ -60,6 +60,10 @@ class CredentialCache:
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
 
+    def forget(self, key: bytes) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -370,3 +370,15 @@ class AuthStore:
             )
         )
         return {r[0]: str(r[1]) for r in rows}
+
+    def revoke_secret(self, secret: str) -> None:
+        """Revoke the token ``secret`` (a web session at logout); unknown ones are ignored."""
+        c = api_tokens.c
+        digest = tokens.token_digest(secret)
+        self.db.write(
+            lambda tx: tx.run(
+                api_tokens.update()
+                .where(c.token_hash == digest, c.revoked_time.is_(None))
+                .values(revoked_time=now_ms())
+            )
+        )

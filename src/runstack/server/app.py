@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -34,6 +34,7 @@ from runstack.server.artifact_settings import ArtifactSettings, narrow_endpoints
 from runstack.server.artifacts import ROUTES as ARTIFACT_ROUTES
 from runstack.server.artifacts import ArtifactProxy
 from runstack.server.auth_guard import AuthGuard
+from runstack.server.auth_session import session_header, session_routes
 from runstack.server.config import ServerSettings
 from runstack.server.endpoints import (
     AJAX_PREFIX,
@@ -177,6 +178,8 @@ class TrackingApp:
         self.artifacts = artifacts
         # The proxy behind authentication and permissions (--auth), else the proxy itself.
         self.artifacts_entry = artifacts_entry or artifacts
+        # --auth: a redirect to /login for the UI page when the browser is not signed in.
+        self.ui_gate: Callable[[Scope], Awaitable[Response | None]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -185,6 +188,11 @@ class TrackingApp:
         elif scope["type"] == "http" and path.startswith(_API_PREFIXES) and path != _OPENAPI_PATH:
             await self.api(scope, receive, send)
         else:
+            if self.ui_gate is not None and path == "/" and scope["type"] == "http":
+                redirect = await self.ui_gate(scope)
+                if redirect is not None:
+                    await redirect(scope, receive, send)
+                    return
             await self.rest(scope, receive, send)
 
 
@@ -230,6 +238,9 @@ def create_app(
         if guard is None:
             return None
         header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        if header is None:  # the web UI's session cookie (auth_session.py)
+            cookie = next((v for k, v in scope["headers"] if k == b"cookie"), None)
+            header = session_header(cookie)
         user = guard.cached_user(header)
         if user is None:  # scrypt and a database read: not on the event loop
             client = (scope.get("client") or ("", 0))[0]
@@ -245,9 +256,7 @@ def create_app(
     quick_on_loop = urlsplit(backend_store_uri).scheme.startswith("postgres")
     in_flight = 0
 
-    async def answer(
-        endpoint: Endpoint, args: dict[str, Any], user: User | None
-    ) -> dict[str, Any]:
+    async def answer(endpoint: Endpoint, args: dict[str, Any], user: User | None) -> dict[str, Any]:
         nonlocal in_flight
         in_flight += 1
         try:
@@ -324,6 +333,14 @@ def create_app(
             return
         await proxy(scope, receive, send)
 
+    async def ui_gate(scope: Scope) -> Response | None:
+        """--auth: the UI page only for a signed-in browser; others go to /login."""
+        try:
+            await authenticate(scope)
+        except RunstackError:
+            return RedirectResponse("/login", status_code=303)
+        return None
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
 
@@ -355,13 +372,17 @@ def create_app(
             Route("/version", version, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route(_OPENAPI_PATH, openapi, methods=["GET"]),
+            *(session_routes(guard, workers) if guard is not None else []),
             *_ui_routes(config.read_only),
         ],
         lifespan=lifespan,
     )
     rest.state.settings = config
     entry = guarded_artifacts if guard is not None else None
-    return GuardedApp(TrackingApp(api, rest, config, proxy, entry), config.guards)
+    app = TrackingApp(api, rest, config, proxy, entry)
+    if guard is not None:
+        app.ui_gate = ui_gate
+    return GuardedApp(app, config.guards)
 
 
 def app_from_environment() -> GuardedApp:
