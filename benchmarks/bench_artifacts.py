@@ -62,6 +62,7 @@ class Context:
     settings: Settings
     scratch: Path
     _made: dict[str, Path] = field(default_factory=dict)
+    samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # case -> side -> s
 
     def big_file(self) -> Path:
         """One file of ``big_file_mb`` MB (incompressible), made once."""
@@ -155,6 +156,7 @@ def best_seconds(
             samples[name].append(sample())
     best: dict[str, float | None] = {impl: None for impl in IMPLS}
     best.update({name: min(times) for name, times in samples.items()})
+    ctx.samples[case] = samples  # every sample, for the JSON report
     return best
 
 
@@ -289,8 +291,9 @@ def main(argv: list[str]) -> int:
     WORK_ROOT.mkdir(exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="artifacts-input-", dir=WORK_ROOT))
     load_before = os.getloadavg()[0]
+    ctx = Context(pythons, settings, scratch)
     try:
-        rows = run_lines(Context(pythons, settings, scratch), args.lines)
+        rows = run_lines(ctx, args.lines)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     load = [load_before, os.getloadavg()[0]]
@@ -300,7 +303,12 @@ def main(argv: list[str]) -> int:
     )
     print(render(rows))
     if args.json:
-        payload = {"settings": settings.__dict__, "load_average_1min": load, "rows": rows}
+        payload = {
+            "settings": settings.__dict__,
+            "load_average_1min": load,
+            "rows": rows,
+            "samples_seconds": ctx.samples,
+        }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
     return 1 if any(r["result"] in ("FAIL", "ERROR") for r in rows) else 0
 

@@ -54,9 +54,10 @@ def _adjust(path: str, values: dict[str, Any]) -> dict[str, Any]:
         ):
             adjusted[name] = f"{adjusted[name]}-{next(_fresh)}"
     # start_step after end_step is a 400 (as MLflow): one rule across two fields.
-    start, end = _number(adjusted.get("start_step")), _number(adjusted.get("end_step"))
-    if start is not None and end is not None and start > end:
-        adjusted["start_step"], adjusted["end_step"] = adjusted["end_step"], adjusted["start_step"]
+    for low_name, high_name in (("start_step", "end_step"), ("min_step", "max_step")):
+        low, high = _number(adjusted.get(low_name)), _number(adjusted.get(high_name))
+        if low is not None and high is not None and low > high:
+            adjusted[low_name], adjusted[high_name] = adjusted[high_name], adjusted[low_name]
     # Logged-model inputs are a documented 501: runstack has no logged models.
     adjusted.pop("models", None)
     # The body limit (1 MB) applies to the whole request, which a field schema cannot say:
@@ -79,7 +80,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.mark.slow
 @schema.parametrize()
 @settings(
-    max_examples=40,
+    max_examples=25,
     derandomize=True,
     deadline=None,
     suppress_health_check=list(HealthCheck),
@@ -91,4 +92,10 @@ def test_server_matches_its_openapi_document(case: Any, server_url: str) -> None
         case.body = _adjust(case.path, case.body)
     if isinstance(case.query, dict):
         case.query = _adjust(case.path, case.query)
-    case.call_and_validate(base_url=server_url)
+    response = case.call(base_url=server_url)
+    if response.status_code == 413:
+        # Over the body limit (1 MB), which no field schema can state: a documented JSON 413.
+        assert response.json()["error_code"] == "REQUEST_LIMIT_EXCEEDED"
+        assert len(response.request.body or b"") > 1_000_000
+        return
+    case.validate_response(response)

@@ -5,8 +5,8 @@
     RunstackError                      base: ``error_code``, ``http_status``; alias MlflowException
     ├── InvalidParameterError          INVALID_PARAMETER_VALUE, 400: a bad value from the caller
     │   ├── SettingError               an environment variable breaks its rule (runstack.settings)
-    │   ├── FilterSyntaxError          a malformed filter, with the position of the fault (UI API)
-    │   └── SearchTimeoutError         a search stopped by the statement timeout (not retried)
+    │   ├── SearchTimeoutError         a search stopped by the statement timeout (not retried)
+    │   └── FilterSyntaxError          a malformed filter, with the position of the fault (UI API)
     ├── ResourceNotFoundError          RESOURCE_DOES_NOT_EXIST, 404: no such run/experiment/tag
     ├── ResourceAlreadyExistsError     RESOURCE_ALREADY_EXISTS, 400 (as MLflow): a name is taken
     ├── InvalidStateError              INVALID_STATE, 400: the object is in the wrong state
@@ -96,6 +96,11 @@ class SettingError(InvalidParameterError):
         self.rule = rule
 
 
+class SearchTimeoutError(InvalidParameterError):
+    """A search that ran longer than the store's statement timeout and was stopped: a 400,
+    since the same search would be stopped again (clients do not retry it)."""
+
+
 class FilterSyntaxError(InvalidParameterError):
     """A malformed filter; the JSON error also carries the 0-based character position, so
     the page can put a caret under the filter box."""
@@ -109,11 +114,6 @@ class FilterSyntaxError(InvalidParameterError):
         if self.position is not None:
             body["position"] = self.position
         return body
-
-
-class SearchTimeoutError(InvalidParameterError):
-    """A search that ran longer than the store's statement timeout and was stopped: a 400,
-    since the same search would be stopped again (clients do not retry it)."""
 
 
 class ResourceNotFoundError(RunstackError):

@@ -144,19 +144,20 @@ def _serve(
     port: int,
     workers: int,
     read_only: bool,
-    security: dict[str, Any],
     artifacts: tuple[str | None, bool, int | None] = (None, True, None),
+    security: dict[str, Any] | None = None,
 ) -> None:
     from runstack.server import serve
     from runstack.server.connection_limits import ConnectionLimits
 
+    destination, serve_artifacts, max_artifact_bytes = artifacts
+    security = security or {}
     limits = ConnectionLimits(
         header_timeout_s=security.get("header_timeout", 10.0),
         body_timeout_s=security.get("body_timeout", 30.0),
         idle_timeout_s=security.get("idle_timeout", 5.0),
         limit_concurrency=security.get("limit_concurrency", 1000),
     )
-    destination, serve_artifacts, max_artifact_bytes = artifacts
     try:
         serve(
             uri,
@@ -164,6 +165,9 @@ def _serve(
             port=port,
             workers=workers,
             read_only=read_only,
+            artifacts_destination=destination,
+            serve_artifacts=serve_artifacts,
+            max_artifact_bytes=max_artifact_bytes,
             allow_unauthenticated=security.get("allow_unauthenticated", False),
             allowed_hosts=_list(security.get("allowed_hosts")),
             cors_allowed_origins=_list(security.get("cors_allowed_origins")),
@@ -174,9 +178,6 @@ def _serve(
             search_timeout_s=security.get("search_timeout"),
             auth=security.get("auth", False),
             auth_default_permission=security.get("auth_default_permission", "READ"),
-            artifacts_destination=destination,
-            serve_artifacts=serve_artifacts,
-            max_artifact_bytes=max_artifact_bytes,
         )
     except InvalidParameterError as error:
         raise click.ClickException(error.message) from None
@@ -233,7 +234,7 @@ def server(
     artifacts."""
     uri = normalise_uri(backend_store_uri) if backend_store_uri else get_tracking_uri()
     artifacts = (artifacts_destination, serve_artifacts, max_artifact_bytes)
-    _serve(uri, host, port, workers, read_only, security, artifacts)
+    _serve(uri, host, port, workers, read_only, artifacts, security)
 
 
 def ui_url(host: str, port: int) -> str:
@@ -277,4 +278,4 @@ def ui(
         timer = threading.Timer(1.0, webbrowser.open, args=(url,))
         timer.daemon = True
         timer.start()
-    _serve(uri, host, port, 1, read_only, {"allow_unauthenticated": allow_unauthenticated})
+    _serve(uri, host, port, 1, read_only, security={"allow_unauthenticated": allow_unauthenticated})

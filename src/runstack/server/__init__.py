@@ -106,7 +106,6 @@ def serve(
     # Read by each worker process: its app factory, its protocol class and its store.
     SERVER_BACKEND_STORE_URI.export(backend_store_uri)
     SERVER_READ_ONLY.export("true" if read_only else "false")
-    artifact_settings.export()
     guards.export(host)
     limits.export()
     if search_timeout_s is not None:
@@ -126,6 +125,7 @@ def serve(
             " anyone who can reach this address can read and change every experiment and run.",
             host,
         )
+    artifact_settings.export()
     uvicorn.run(
         "runstack.server.app:app_from_environment",
         factory=True,

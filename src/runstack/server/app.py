@@ -210,8 +210,8 @@ def create_app(
 ) -> GuardedApp:
     """The ASGI app serving the tracking API over the store at ``backend_store_uri``, with
     ``server_settings`` (default: from the environment), kept on the app as ``.settings``,
-    behind the request guards (``server_settings.guards``; see guards.py). With
-    ``server_settings.read_only``, every request that would change data is refused.
+    behind the request guards (``server_settings.guards``; see guards.py).
+    With ``server_settings.read_only``, every request that would change data is refused.
     Artifacts are proxied as ``artifacts`` says (default: from the environment, else from
     ``mlartifacts`` beside the store); the proxy is the app's ``.artifacts``."""
     artifact_settings = artifacts or ArtifactSettings.from_environment(backend_store_uri)

@@ -231,7 +231,8 @@ def parse_fields(fields: tuple[Field, ...], raw: Mapping[str, Any]) -> dict[str,
                 raise missing(field.name)
             parsed[field.name] = [] if field.repeated else None
             continue
-        check_json_value(value, field.name, fields=False)
+        # Strings are checked for NUL where they are read as strings; an object's, here.
+        check_json_value(value, field.name, fields=field.kind == OBJECT)
         if field.kind in _SCALARS:
             parsed[field.name] = _SCALARS[field.kind](field.name, value)
         elif field.kind == STRINGS:

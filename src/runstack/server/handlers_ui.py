@@ -141,7 +141,8 @@ def _columns(raw: dict[str, Any] | None) -> Columns:
         return Columns()
     lists: dict[str, list[str]] = {}
     for name in KEY_KINDS:
-        value = raw.get(name) or []
+        value = raw.get(name)
+        value = [] if value is None else value
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InvalidParameterError(
                 f"Invalid value for parameter 'columns.{name}': expected a list of keys "

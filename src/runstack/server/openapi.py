@@ -38,7 +38,7 @@ _METRIC = {
     },
     "required": ["key", "value", "timestamp"],
 }
-_TEXT = {"type": "string"}
+_TEXT = rules.TEXT
 _DATASET = {
     "type": "object",
     "description": "A dataset; identified within its experiment by (name, digest).",
@@ -167,6 +167,8 @@ def _schema(endpoint: Endpoint, field: f.Field) -> dict[str, Any]:
     """A field's schema; an optional one may also be null, which means absent (proto3)."""
     schema = rules.field_schema(endpoint.path, field.name, _SCHEMAS[field.kind])
     if field.required:
+        if field.repeated and schema.get("type") == "array":
+            return {**schema, "minItems": max(1, schema.get("minItems", 1))}  # [] is missing
         return schema
     return {"anyOf": [schema, {"type": "null"}]}
 

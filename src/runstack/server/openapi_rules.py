@@ -34,6 +34,8 @@ _SEGMENT = "(?!\\.\\.?(?:/|$))[\\w.\\- :]+"
 _KEY = f"^(?!\\.\\.)(?!/){_SEGMENT}(?:/{_SEGMENT})*$"
 
 TEXT: Schema = {"type": "string", "pattern": _NO_NUL}
+
+
 def _at_most(limit: int) -> str:
     """A regex for decimal strings of at most ``len(str(limit))`` digits whose value is at
     most ``limit`` (leading zeros allowed, as int() takes them)."""
@@ -161,9 +163,48 @@ BY_PATH: dict[tuple[str, str], Schema] = {
 }
 
 
+def _bounded(low: int, high: int) -> Schema:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def _words(*words: str) -> Schema:
+    """One of ``words`` in any case, or empty (the default)."""
+    return {"type": "string", "pattern": f"^(?i:{'|'.join(words)})?$"}
+
+
+_KEY_LIST: Schema = {"anyOf": [{"type": "array", "items": TEXT, "maxItems": 200}, {"type": "null"}]}
+# The web UI's data endpoints (server/handlers_ui.py).
+BY_PATH.update(
+    {
+        ("ui/experiments", "max_results"): _bounded(1, 1000),
+        ("ui/experiments", "name"): TEXT,
+        ("ui/experiments", "view"): _words("active", "deleted", "all"),
+        ("ui/experiments/keys", "max_results"): _bounded(1, 10_000),
+        ("ui/experiments/keys", "kind"): {"type": "string", "pattern": "^(metrics|params|tags)?$"},
+        ("ui/runs/table", "max_results"): _bounded(1, 1000),
+        ("ui/runs/table", "view"): _words("active", "deleted", "all"),
+        ("ui/runs/table", "parent_run_id"): {"anyOf": [RUN_ID, {"type": "string", "maxLength": 0}]},
+        ("ui/runs/table", "columns"): {
+            "type": "object",
+            "properties": {"metrics": _KEY_LIST, "params": _KEY_LIST, "tags": _KEY_LIST},
+            "additionalProperties": False,
+        },
+        ("ui/metrics/series", "max_points"): _bounded(4, 100_000),
+        ("ui/metrics/series", "run_id"): {
+            "type": "array",
+            "items": RUN_ID,
+            "minItems": 1,
+            "maxItems": 200,
+        },
+    }
+)
+
+
 def field_schema(path: str, name: str, default: Schema) -> Schema:
     """The schema of field ``name`` of the endpoint at ``path`` (relative to its prefix)."""
     found = BY_PATH.get((path, name)) or BY_NAME.get(name)
+    if found is not None and default.get("type") == "array" and found.get("type") == "string":
+        return {**default, "items": found}  # a repeated field: each item follows the rule
     if found is not None:
         return found
     if default.get("type") == "string" and "enum" not in default:

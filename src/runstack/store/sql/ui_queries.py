@@ -40,6 +40,7 @@ from runstack.store.ui_types import (
     RunTablePage,
     RunTableQuery,
 )
+from runstack.validation import validate_experiment_id
 
 PARENT_TAG = tags.PARENT_RUN_ID
 SOURCE_TAG = tags.SOURCE_NAME
@@ -50,15 +51,8 @@ _KEY_TABLES = {"metrics": t.latest_metrics, "params": t.params, "tags": t.tags}
 
 
 def _experiment_ints(experiment_ids: Sequence[str]) -> list[int]:
-    found = []
-    for value in experiment_ids:
-        text = str(value).strip()
-        if not (text.isascii() and text.lstrip("-").isdigit()):
-            raise InvalidParameterError(
-                f"Invalid experiment ID {value!r}: an experiment ID is an integer such as '0'."
-            )
-        found.append(int(text))
-    return found
+    # ASCII digits in the int64 range (validation's rule: not " 1", "+1" or 5,000 digits).
+    return [int(validate_experiment_id(value)) for value in experiment_ids]
 
 
 _LAST_START = Prepared(
