@@ -118,6 +118,9 @@ def main() -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--samples", type=int, default=7)
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument(
+        "--admin", action="store_true", help="sign in as an admin (no permission lookups)"
+    )
     args = parser.parse_args()
     from runstack.auth.permissions import Permission
     from runstack.auth.store import AuthStore
@@ -129,7 +132,7 @@ def main() -> int:
                 uri = fresh_store(args.backend, Path(folder))
                 uris.append(uri)
                 store = AuthStore.open(uri)
-                store.create_user(USER, PASSWORD)
+                store.create_user(USER, PASSWORD, is_admin=args.admin)
                 store.grant("0", USER, Permission.EDIT)
                 store.close()
                 servers[auth], port = start(uri, auth)

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__, settings
 from runstack.auth.authenticator import REALM
-from runstack.auth.store import User
+from runstack.auth.store import AuthStore, User
 from runstack.errors import ApiError, InvalidParameterError, RunstackError, StoreUnavailableError
 from runstack.server import handlers_ui, reaper
 from runstack.server.artifact_settings import ArtifactSettings, narrow_endpoints, serve_store
@@ -50,6 +50,7 @@ from runstack.server.request_json import decode_object
 from runstack.server.routes import ALL_ENDPOINTS
 from runstack.store import open_store
 from runstack.store.base import Store
+from runstack.store.sql.store import SqlStore
 
 _API_PREFIXES = ("/api/", "/ajax-api/")
 _OPENAPI_PATH = "/api/2.0/runstack/openapi.json"
@@ -224,7 +225,16 @@ def create_app(
     proxy = ArtifactProxy(artifact_settings, config.read_only)
     document = openapi_document(ALL_ENDPOINTS)
     # --auth: every API request names its user, who needs a permission (auth_guard.py).
-    guard = AuthGuard(backend_store_uri, config.auth) if config.auth is not None else None
+    guard = None
+    if config.auth is not None:
+        # On the store's own database connections: one pool per process, not two.
+        store = holder.get()
+        guard = AuthGuard(
+            AuthStore(store.db)
+            if isinstance(store, SqlStore)
+            else AuthStore.open(backend_store_uri),
+            config.auth,
+        )
 
     def call(endpoint: Endpoint, args: dict[str, Any], user: User | None) -> dict[str, Any]:
         if guard is not None and user is not None:
@@ -362,8 +372,6 @@ def create_app(
             sweeper.stop()
             proxy.close()
             await loop.run_in_executor(workers, holder.close)
-            if guard is not None:
-                guard.close()
             workers.shutdown(wait=False)
 
     rest = Starlette(

@@ -72,15 +72,13 @@ def _ids(value: Any) -> list[str]:
 
 
 class AuthGuard:
-    def __init__(self, uri: str, auth_settings: AuthSettings) -> None:
-        self.store = AuthStore.open(uri)
+    def __init__(self, store: AuthStore, auth_settings: AuthSettings) -> None:
+        """Over ``store`` (normally on the server's own store's connections; see app.py)."""
+        self.store = store
         self.authenticator = Authenticator(self.store, CredentialCache(auth_settings.cache_ttl_s))
         self.access = Access(
             self.store, auth_settings.default_permission, auth_settings.grants_ttl_s
         )
-
-    def close(self) -> None:
-        self.store.close()
 
     def cached_user(self, header: bytes | None) -> User | None:
         """The user of a recently verified header, without blocking (None: verify it)."""
