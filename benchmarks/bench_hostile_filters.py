@@ -45,7 +45,7 @@ def _searches(experiment_id: str) -> dict[str, tuple[str, dict[str, Any]]]:
     return {
         "3,000 ORs (48 KB)": (
             "runs/search",
-            {"experiment_ids": ids, "filter": " or ".join(["params.p0='1'"] * 3000)},
+            {"experiment_ids": ids, "filter": " or ".join(["params.p='1'"] * 3000)},
         ),
         "999-clause experiments/search": (
             "experiments/search",

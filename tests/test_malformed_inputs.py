@@ -205,7 +205,8 @@ def test_experiment_ids_are_ascii_digits_only(
 
 def test_numbers_out_of_range(server: tuple[httpx.Client, str, str]) -> None:
     http, run_id, _ = server
-    _assert_400(_post(http, "runs/search", '{"max_results": "' + "9" * 5000 + '"}'), "max_results")
+    too_long = '{"max_results": "' + "9" * 5000 + '"}'
+    _assert_400(_post(http, "runs/search", too_long), "max_results", "64-bit integer range")
     _assert_400(_post(http, "experiments/search", '{"max_results": ' + "9" * 4000 + "}"))
     raw = f'{{"run_id": "{run_id}", "key": "m", "value": {"9" * 400}, "timestamp": 1}}'
     _assert_400(_post(http, "runs/log-metric", raw), "'value'", "range of a double")

@@ -138,6 +138,16 @@ def test_reads_from_other_origins_get_no_cors_headers(server: tuple[httpx.Client
     assert response.headers["x-frame-options"] == "SAMEORIGIN"
 
 
+def test_the_ui_page_carries_each_security_header_once(server: tuple[httpx.Client, str]) -> None:
+    # The page sets its own stricter framing rule; the guard must not add a second,
+    # conflicting X-Frame-Options (or a second nosniff) beside it.
+    http, _ = server
+    response = http.get("/")
+    assert response.status_code == 200
+    assert response.headers.get_list("x-frame-options") == ["DENY"]
+    assert response.headers.get_list("x-content-type-options") == ["nosniff"]
+
+
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:5000", "127.0.0.1.evil.example"])
 def test_a_foreign_host_is_refused_dns_rebinding(
     server: tuple[httpx.Client, str], host: str

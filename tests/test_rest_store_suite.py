@@ -16,6 +16,8 @@ import pytest
 
 import readback
 from conftest import create_postgres_database, drop_postgres_database, postgres_unavailable
+from runstack.server.app import create_app
+from runstack.server.artifact_settings import ArtifactSettings
 from runstack.server.background import BackgroundServer
 from runstack.store import close_stores, get_store
 
@@ -64,7 +66,10 @@ def store_uri(
                 pytest.fail(reason + " (RUNSTACK_REQUIRE_POSTGRES is set)")
             pytest.skip(reason)
         backend, database = create_postgres_database()
-    server = BackgroundServer(backend)
+    # Without the artifact proxy: the suite's experiments keep the locations they are given
+    # (a proxying server accepts only its destination's; tests/test_server_artifacts.py).
+    no_proxy = ArtifactSettings.create(backend, serve=False)
+    server = BackgroundServer(app=create_app(backend, None, no_proxy))
     url = server.start()
     monkeypatch.setattr(
         readback, "get_store", lambda uri: get_store(backend if uri == url else uri)

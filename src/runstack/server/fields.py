@@ -59,6 +59,7 @@ def _bad(name: str, value: object, rule: str) -> InvalidParameterError:
 # proto3 JSON's decimal forms, ASCII only: str.isdigit() also accepts "²" and "٣", and
 # int() and float() accept spaces, "+", "_" and thousands of digits.
 _INT64_TEXT = re.compile(r"-?[0-9]{1,19}")
+_LONG_INT_TEXT = re.compile(r"-?[0-9]{20,}")  # well formed, but no int64 has that many digits
 _DOUBLE_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
 _MAX_NUMBER_TEXT = 400
 _DOUBLE_MAX_INT = int(1.7976931348623157e308)
@@ -98,6 +99,8 @@ def to_int64(name: str, value: object) -> int:
         _integral_float(value) or (isinstance(value, str) and _INT64_TEXT.fullmatch(value))
     ):
         number = int(value)
+    elif isinstance(value, str) and _LONG_INT_TEXT.fullmatch(value):
+        raise _bad(name, value, "outside the 64-bit integer range")
     else:
         raise _bad(name, value, "expected an integer (ASCII digits, an optional leading '-')")
     if not INT64_MIN <= number <= INT64_MAX:

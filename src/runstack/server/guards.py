@@ -244,6 +244,9 @@ class GuardedApp:
                         (b"access-control-max-age", b"600"),
                         (b"vary", b"Origin"),
                     ]
+                # A header the response already set (the UI's stricter DENY, say) wins.
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(name, value) for name, value in extra if name not in present]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
