@@ -7,24 +7,16 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from browser_kit import launch
+from browser_support import require_browser
 from runstack.server.background import BackgroundServer
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+EXTRA_ARGS = [
     "--host-resolver-rules=MAP rebind.test 127.0.0.1",
     # Chromium's own private-network checks would block some of these requests by
     # themselves; off, so that what stops them is the server.
@@ -89,11 +81,11 @@ class _PageHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = launch(playwright, *EXTRA_ARGS)
         try:
             yield launched
         finally:
