@@ -86,10 +86,13 @@ def serving(
 
 
 def runstack_server(
-    backend: str, *extra: str, env: Mapping[str, str] | None = None
+    backend: str,
+    *extra: str,
+    env: Mapping[str, str] | None = None,
+    start_timeout_s: float = 30.0,
 ) -> contextlib.AbstractContextManager[str]:
     """``runstack server`` of this interpreter's environment on a free port; yields its URL."""
     port = free_port()
     exe = str(Path(sys.executable).with_name("runstack"))
     command = [exe, "server", "--backend-store-uri", backend, "--port", str(port), *extra]
-    return serving(command, port, env)
+    return serving(command, port, env, start_timeout_s)
