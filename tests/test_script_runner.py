@@ -122,6 +122,10 @@ def test_exit_code_argv_and_main_are_the_scripts(tmp_path: Path) -> None:
     assert _lines(done.stdout, "ARGV") == ["['3'] __main__"]
     (run,) = runstack.TrackingClient(uri).search_runs(["0"])
     assert run.info.status == "FAILED"  # a non-zero exit, as with `python script.py`
+    raised = runstack_run("exits_with_code.py", "4", "raise", store_uri=uri, cwd=tmp_path)
+    assert raised.returncode == 4
+    statuses = [r.info.status for r in runstack.TrackingClient(uri).search_runs(["0"])]
+    assert statuses == ["FAILED", "FAILED"]  # unlike `python script.py` (a known limit there)
     zero = runstack_run("exits_with_code.py", "0", store_uri=uri, cwd=tmp_path)
     assert zero.returncode == 0
     assert {r.info.status for r in runstack.TrackingClient(uri).search_runs(["0"])} == {

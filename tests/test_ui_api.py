@@ -161,6 +161,7 @@ def test_keys_of_an_experiment(ui: Ui, client: TrackingClient) -> None:
     ui.error(400, "GET", "experiments/keys", experiment_id=exp, max_results=10_001)
 
 
+@pytest.mark.slow
 def test_ten_thousand_metric_keys(ui: Ui, client: TrackingClient) -> None:
     exp = client.create_experiment("wide")
     run_id = client.create_run(exp).info.run_id

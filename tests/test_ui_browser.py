@@ -31,6 +31,9 @@ from runstack import TrackingClient
 from runstack.entities import Metric
 from runstack.store import close_stores
 
+# A real browser against a real server in a child process: slow (deselect with -m "not slow").
+pytestmark = pytest.mark.slow
+
 T0 = 1_760_000_000_000
 XSS_NAME = "<script>window.__xss=1</script>"
 XSS_IMG = '<img src=x onerror="window.__xss=2">'
