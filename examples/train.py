@@ -70,7 +70,17 @@ def train(
                 step=epoch,
             )
         mlflow.set_tag("weights", ", ".join(f"{w:.3f}" for w in weights))
+        # The trained model itself, as an artifact of the run.
+        mlflow.log_dict({"bias": weights[0], "weights": weights[1:]}, "model/weights.json")
         return accuracy
+
+
+def _artifact_files(client: mlflow.MlflowClient, run_id: str, path: str | None = None) -> str:
+    """The run's artifact files, listed folder by folder from the artifact store."""
+    names = []
+    for entry in client.list_artifacts(run_id, path):
+        names.append(_artifact_files(client, run_id, entry.path) if entry.is_dir else entry.path)
+    return ", ".join(names)
 
 
 def summarise(sweep_id: str) -> None:
@@ -92,7 +102,7 @@ def summarise(sweep_id: str) -> None:
     )
     print(
         f"\n  {'child run':<10} {'status':<9} {'lr':>5} {'epochs':>6} "
-        f"{'train_loss':>10} {'valid_acc':>9} {'points':>6}"
+        f"{'train_loss':>10} {'valid_acc':>9} {'points':>6}  artifacts"
     )
     for run in sorted(children, key=lambda r: float(r.data.params["learning_rate"])):
         history = client.get_metric_history(run.info.run_id, "train_loss")
@@ -100,7 +110,7 @@ def summarise(sweep_id: str) -> None:
             f"  {run.info.run_name:<10} {run.info.status:<9} "
             f"{run.data.params['learning_rate']:>5} {run.data.params['epochs']:>6} "
             f"{run.data.metrics['train_loss']:>10.4f} {run.data.metrics['valid_accuracy']:>9.3f} "
-            f"{len(history):>6}"
+            f"{len(history):>6}  {_artifact_files(client, run.info.run_id)}"
         )
     all_runs = client.search_runs([experiment.experiment_id], max_results=1000)
     print(f"\n{len(all_runs)} runs in this experiment so far (each execution adds 4).")

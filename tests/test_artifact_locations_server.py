@@ -2,7 +2,7 @@
 schemes only, relative paths made absolute (MLflow's REST test
 test_create_get_search_experiment checks the latter); a bad one is a 400, nothing created.
 This is the rule of a server that does not proxy artifacts; one that does accepts only
-locations under its destination (tests/test_server_artifacts.py)."""
+locations under its destination or its working directory (tests/test_server_artifacts.py)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,23 @@ def test_server_checks_and_absolutises_locations(store_uri: str, clean_env: Path
         kept = httpx.post(f"{api}/create", json={"name": "s3", "artifact_location": "s3://b/p"})
         got = httpx.get(f"{api}/get", params={"experiment_id": kept.json()["experiment_id"]})
         assert got.json()["experiment"]["artifact_location"] == "s3://b/p"
+
+
+def test_a_proxying_server_takes_relative_locations_under_its_working_directory(
+    store_uri: str, clean_env: Path
+) -> None:
+    # MLflow's REST test test_create_get_search_experiment, against a default server (which
+    # proxies artifacts): "my_location" is kept, made absolute; "../../" still is not.
+    with BackgroundServer(store_uri) as url:
+        api = f"{url}/api/2.0/mlflow/experiments"
+        made = httpx.post(f"{api}/create", json={"name": "e", "artifact_location": "my_location"})
+        assert made.status_code == 200, made.text
+        got = httpx.get(f"{api}/get", params={"experiment_id": made.json()["experiment_id"]})
+        assert got.json()["experiment"]["artifact_location"] == f"{clean_env}/my_location"
+        for bad in ("../../", "file:///etc", f"{clean_env}/../elsewhere"):
+            refused = httpx.post(f"{api}/create", json={"name": bad, "artifact_location": bad})
+            assert refused.status_code == 400, (bad, refused.text)
+            assert "working directory" in refused.json()["message"]
 
 
 def test_client_over_rest_logs_and_reads_artifacts(

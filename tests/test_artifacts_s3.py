@@ -127,6 +127,7 @@ def _small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(s3, "MULTIPART_CHUNK", 5 * MB)  # S3's smallest part
 
 
+@pytest.mark.slow
 def test_large_file_goes_up_in_parts(
     repo: s3.S3ArtifactRepository,
     monkeypatch: pytest.MonkeyPatch,
@@ -173,6 +174,7 @@ def test_failed_multipart_upload_is_aborted(
     assert repo.list() == []
 
 
+@pytest.mark.slow
 def test_killed_upload_leaves_no_object(s3_bucket: str, s3_endpoint: str, tmp_path: Path) -> None:  # noqa: F811
     """A process killed mid-upload: its multipart upload never completes, so no object."""
     code = textwrap.dedent(

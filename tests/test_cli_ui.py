@@ -47,6 +47,7 @@ def _start(
     return started.start(code, env=env, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_ui_serves_the_working_directory_store_read_only_and_opens_a_browser(
     tmp_path: Path, started: Children
 ) -> None:
@@ -81,6 +82,7 @@ def test_ui_serves_the_working_directory_store_read_only_and_opens_a_browser(
     child.wait()
 
 
+@pytest.mark.slow
 def test_server_read_only_flag(tmp_path: Path, started: Children) -> None:
     port = _free_port()
     uri = f"sqlite:///{tmp_path}/other.db"

@@ -103,6 +103,7 @@ def test_search_transactions_turn_postgres_jit_off(store_uri: str) -> None:
         db.close()
 
 
+@pytest.mark.slow
 def test_server_answers_a_timed_out_search_with_a_400_that_is_not_retried(
     store_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -60,6 +60,10 @@ def _adjust(path: str, values: dict[str, Any]) -> dict[str, Any]:
             adjusted[low_name], adjusted[high_name] = adjusted[high_name], adjusted[low_name]
     # Logged-model inputs are a documented 501: runstack has no logged models.
     adjusted.pop("models", None)
+    # Which artifact locations are allowed depends on the server's artifact destination
+    # (docs/artifacts.md), not on a pattern: new experiments take the server's default.
+    if path.endswith("experiments/create"):
+        adjusted.pop("artifact_location", None)
     # The body limit (1 MB) applies to the whole request, which a field schema cannot say:
     # dataset schemas and profiles are kept well under it.
     for item in adjusted.get("datasets") or []:

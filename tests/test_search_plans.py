@@ -228,6 +228,7 @@ VALUES = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_long_and_multibyte_values_match_exactly(backend: str, tmp_path: Path) -> None:
     runs = [

@@ -148,6 +148,7 @@ def run_mlflow(url: str, work: Path) -> dict[str, Any]:
     return result
 
 
+@pytest.mark.slow
 def test_mlflow_client_uploads_lists_and_downloads(served: Served, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
@@ -438,7 +439,7 @@ def test_killed_upload_leaves_nothing(served: Served) -> None:
     """A client that dies mid-upload: no file appears, and the partial one is removed."""
     with socket.create_connection((served.server.host, served.server.port)) as raw:
         raw.sendall(
-            f"PUT {ROUTE}/0/run/artifacts/model.bin HTTP/1.1\r\nHost: x\r\n"
+            f"PUT {ROUTE}/0/run/artifacts/model.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             f"Content-Length: {10 * 1024 * 1024}\r\n\r\n".encode()
         )
         raw.sendall(b"m" * (3 * 1024 * 1024))

@@ -19,9 +19,8 @@ from typing import Any
 
 import pytest
 
+from browser_kit import launch
 from browser_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Watch,
     coloured_pixels,
     require_browser,
@@ -31,6 +30,9 @@ from procs import children
 from runstack import TrackingClient
 from runstack.entities import Metric
 from runstack.store import close_stores
+
+# A real browser against a real server in a child process: slow (deselect with -m "not slow").
+pytestmark = pytest.mark.slow
 
 T0 = 1_760_000_000_000
 XSS_NAME = "<script>window.__xss=1</script>"
@@ -109,7 +111,7 @@ def browser(site: Site) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 

@@ -52,8 +52,10 @@ def run(target: str, args: list[str], module: bool = False) -> int:
             runpy.run_module(target, run_name="__main__", alter_sys=True)
         else:
             runpy.run_path(target, run_name="__main__")
-    except SystemExit:
-        raise
+    except SystemExit as exiting:
+        # Through sys.exit (runstack's exit hooks wrap it, when a run was started), so that
+        # a bare `raise SystemExit(3)` in the script also ends its open runs as FAILED.
+        sys.exit(exiting.code)
     except BaseException as error:
         # The hook prints the exception's own traceback: trim that one.
         error = error.with_traceback(_script_frames(error.__traceback__))

@@ -1,7 +1,7 @@
 """What the server's artifact proxy serves and where: its settings (destination, upload
 limit, on or off, passed to worker processes through the environment) and the rules it puts
 on experiments (``mlflow-artifacts:`` default locations; client-given locations only under
-the destination).
+the destination or the server's working directory).
 """
 
 from __future__ import annotations
@@ -112,9 +112,17 @@ def _inside(location: str, destination: str) -> bool:
     return real == real_base or real.startswith(real_base.rstrip(os.sep) + os.sep)
 
 
+def _under_working_directory(location: str) -> bool:
+    """A local location under the server's working directory, where MLflow's own default
+    root (``./mlruns``) lives and where a relative location resolves (MLflow's REST tests
+    create ``artifact_location="my_location"`` and expect it made absolute there)."""
+    return scheme_of(location) in ("", "file") and _inside(location, str(Path.cwd()))
+
+
 def check_location(location: str | None, settings: ArtifactSettings) -> str | None:
     """With artifacts served, an experiment's location must be an ``mlflow-artifacts:`` URI
-    or lie under the destination: a client cannot point runs at ``file:///etc``."""
+    or lie under the destination or the server's working directory: a client cannot point
+    runs at ``file:///etc`` or ``../../``."""
     destination = settings.destination
     if destination is None or location is None or location == "":
         return location
@@ -127,12 +135,12 @@ def check_location(location: str | None, settings: ArtifactSettings) -> str | No
                 f"Invalid artifact location {location!r}: {error.message}"
             ) from None
         return location
-    if _inside(location, destination):
+    if _inside(location, destination) or _under_working_directory(location):
         return location
     raise InvalidParameterError(
         f"Invalid artifact location {location!r}: this server serves artifacts from "
         f"{destination}, so a location must be mlflow-artifacts:/<path> or lie under "
-        f"{destination}."
+        f"{destination} or the server's working directory {Path.cwd()}."
     )
 
 

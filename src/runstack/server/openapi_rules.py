@@ -173,6 +173,15 @@ def _words(*words: str) -> Schema:
 
 
 _KEY_LIST: Schema = {"anyOf": [{"type": "array", "items": TEXT, "maxItems": 200}, {"type": "null"}]}
+# MLflow's logged-model search (server/handlers_models.py) reads none of its fields: it answers
+# an empty page whatever the ids, datasets and ordering are, as long as they are lists.
+BY_PATH.update(
+    {
+        ("logged-models/search", "experiment_ids"): {"type": "array", "items": TEXT},
+        ("logged-models/search", "datasets"): {"type": "array"},
+        ("logged-models/search", "order_by"): {"type": "array"},
+    }
+)
 # The web UI's data endpoints (server/handlers_ui.py).
 BY_PATH.update(
     {
