@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from bench_core import (  # noqa: E402
     parse_last_json_line,
     tail,
 )
+from server_procs import free_port, runstack_tool, session_pids  # noqa: E402
 
 IMPLS = ("mlflow", "runstack")
 CHILD_TIMEOUT = 1800.0
@@ -138,28 +138,6 @@ with open(source, "rb") as body:
 
 
 # ------------------------------------------------------------------ servers
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def runstack_tool() -> Path:
-    return Path(sys.executable).parent / "runstack"
-
-
-def session_pids(sid: int) -> list[int]:
-    """Live processes of session ``sid`` (a server and its workers)."""
-    pids = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                text = Path(entry.path, "stat").read_text()
-                if int(text[text.rindex(")") + 2 :].split()[3]) == sid:
-                    pids.append(int(entry.name))
-    return pids
 
 
 def status_bytes(pid: int, field: str) -> int:

@@ -50,6 +50,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server_procs import free_port, runstack_tool, session_pids
+
 API = "/api/2.0/mlflow/"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CASES = ("start_end", "log_metric", "log_batch")
@@ -379,13 +381,6 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def default_workers(command: list[str]) -> int:
     """The default ``--workers`` count as the tool's own ``--help`` states it."""
     text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -407,11 +402,6 @@ def server_command(server: Server, mlflow_python: Path) -> list[str]:
     if not server.default:
         command += ["--workers", str(server.workers)]
     return command
-
-
-def runstack_tool() -> Path:
-    """The ``runstack`` console script of this interpreter's environment."""
-    return Path(sys.executable).parent / "runstack"
 
 
 def start(server: Server, mlflow_python: Path, env: dict[str, str]) -> None:
@@ -447,18 +437,6 @@ def wait_ready(server: Server, deadline: float) -> None:
             text = server.log_path.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{server.label} did not start on {server.uri}:\n{text}")
         time.sleep(0.5)
-
-
-def session_pids(sid: int) -> list[int]:
-    """Live processes of session ``sid`` (a server and everything it started)."""
-    pids = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                text = Path(entry.path, "stat").read_text()
-                if int(text[text.rindex(")") + 2 :].split()[3]) == sid:
-                    pids.append(int(entry.name))
-    return pids
 
 
 def stop(server: Server) -> None:

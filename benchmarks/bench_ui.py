@@ -34,34 +34,25 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+# The browser and the server child come from tests/browser_kit.py, the one home of both for
+# the tests, the benchmarks and ui_screenshots.py (it imports nothing of pytest).
+sys.path.insert(0, str(HERE.parent / "tests"))
+
 from bench_core import WORK_ROOT, log  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+import browser_kit  # noqa: E402
+from browser_kit import CHROMIUM, free_port  # noqa: E402
 
 # JavaScript conditions, each evaluated once per animation frame.
 RUNSTACK_RUNS_VISIBLE = """() => {
@@ -154,53 +145,31 @@ print("LONG", long_id)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+SERVER_START_S = 120  # a cold interpreter on a busy machine, MLflow's server above all
 
 
-@contextlib.contextmanager
-def serving(command: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
-    """A server process on 127.0.0.1:port until the block ends; yields its URL."""
-    full_env = {**os.environ, **(env or {})}
+def server_env() -> dict[str, str]:
+    """This environment without the variables that would point a server elsewhere."""
+    env = dict(os.environ)
     for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
-        full_env.pop(name, None)
-    proc = subprocess.Popen(
-        command, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url + "/health", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{command[0]} did not start on {url}") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        env.pop(name, None)
+    return env
+
+
+def serving(command: list[str], port: int) -> contextlib.AbstractContextManager[str]:
+    """A server process on 127.0.0.1:port until the block ends; yields its URL."""
+    return browser_kit.serving(command, port, server_env(), SERVER_START_S)
 
 
 def runstack_server(uri: str) -> contextlib.AbstractContextManager[str]:
-    port = free_port()
-    exe = str(Path(sys.executable).with_name("runstack"))
-    return serving([exe, "server", "--backend-store-uri", uri, "--port", str(port)], port)
+    return browser_kit.runstack_server(uri, env=server_env(), start_timeout_s=SERVER_START_S)
 
 
 class Browser:
     """One Chromium page; ``visit`` times a navigation until a condition holds."""
 
     def __init__(self, playwright: Any) -> None:
-        self.browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        self.browser = browser_kit.launch(playwright)
         self.page = self.browser.new_page(viewport={"width": 1280, "height": 900})
 
     def visit(self, url: str, condition: str, arg: Any = None, limit_ms: int = 60_000) -> float:

@@ -9,33 +9,22 @@ The data is made up (a small learning-rate sweep with nested trials); nothing le
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 from runstack import TrackingClient
 from runstack.entities import Metric
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# The browser and the server child come from tests/browser_kit.py, the one home of both for
+# the tests, the benchmarks and this script (it imports nothing of pytest).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from browser_kit import launch, runstack_server
+
 DESCRIPTION = """## Learning-rate sweep
 
 Trains a small CNN on **MNIST** for 300 steps; see the `loss` curve.
@@ -87,40 +76,6 @@ def seed(uri: str) -> dict[str, str]:
     return ids
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def server(uri: str) -> Iterator[str]:
-    """`runstack server` on a free loopback port until the block ends."""
-    port = free_port()
-    exe = Path(sys.executable).with_name("runstack")
-    proc = subprocess.Popen(
-        [str(exe), "server", "--backend-store-uri", uri, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/health", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("runstack server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def shoot(url: str, ids: dict[str, str], out: Path, dark: bool) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
@@ -135,7 +90,7 @@ def shoot(url: str, ids: dict[str, str], out: Path, dark: bool) -> list[Path]:
     }
     shots = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(pw)
         page = browser.new_page(
             viewport={"width": 1280, "height": 860}, color_scheme="dark" if dark else "light"
         )
@@ -163,7 +118,7 @@ def main() -> None:
         uri = f"sqlite:///{tmp}/demo.db"
         os.environ.pop("MLFLOW_TRACKING_URI", None)
         ids = seed(uri)
-        with server(uri) as url:
+        with runstack_server(uri) as url:
             for path in shoot(url, ids, args.out, args.dark):
                 print(path, path.stat().st_size // 1024, "KB")
 

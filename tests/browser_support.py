@@ -1,6 +1,7 @@
-"""Browser tests' plumbing: Debian's Chromium driven by Playwright, a real `runstack server`
-on a loopback port, and a page that records every console error, page error, failed or
-refused request and request to another host, so a test can assert there were none.
+"""Browser tests' plumbing on top of ``browser_kit`` (Debian's Chromium driven by Playwright,
+a real `runstack server` on a loopback port): pytest's skip rules, and a page that records
+every console error, page error, failed or refused request and request to another host, so a
+test can assert there were none.
 
 Chromium must be at /usr/bin/chromium (Debian package ``chromium``; Playwright's own browser
 download is never used). Without it the browser tests are skipped with the reason, except in
@@ -9,32 +10,15 @@ CI (``CI=true``) or with ``RUNSTACK_REQUIRE_BROWSER=1``, where they fail.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
 
+import browser_kit
+from browser_kit import CHROMIUM
 from procs import child_env
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def browser_unavailable() -> str | None:
@@ -60,45 +44,10 @@ def require_browser() -> None:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def runstack_server(backend: str, env: dict[str, str], *extra: str) -> Iterator[str]:
-    """`runstack server` in a child process on a free loopback port; yields its URL."""
-    port = free_port()
-    exe = Path(sys.executable).with_name("runstack")
-    log = open(os.devnull, "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [str(exe), "server", "--backend-store-uri", backend, "--port", str(port), *extra],
-        env=child_env(env),
-        stdout=log,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/health", timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"runstack server on {url} did not start") from None
-                time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+def runstack_server(backend: str, env: dict[str, str], *extra: str) -> AbstractContextManager[str]:
+    """`runstack server` in a child process on a free loopback port, without the test process's
+    MLflow/runstack variables but with ``env``; yields its URL."""
+    return browser_kit.runstack_server(backend, *extra, env=child_env(env))
 
 
 class Watch:
@@ -141,26 +90,9 @@ class Watch:
         return [p for p in self.problems if not any(a in p for a in self.allowed)]
 
 
-def painted_pixels(page: Any, selector: str) -> int:
-    """How many pixels of the canvas under ``selector`` are not blank (read back, not guessed)."""
-    count: int = page.evaluate(
-        """(selector) => {
-            const canvas = document.querySelector(selector);
-            if (!canvas) return -1;
-            const ctx = canvas.getContext('2d');
-            const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-            let n = 0;
-            for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
-            return n;
-        }""",
-        selector,
-    )
-    return count
-
-
 def coloured_pixels(page: Any, selector: str) -> int:
     """Pixels of the canvas in a saturated colour: drawn data lines or points (axes, grid and
-    text are grey), read back from the canvas."""
+    text are grey), read back from the canvas (-1: no canvas there)."""
     count: int = page.evaluate(
         """(selector) => {
             const canvas = document.querySelector(selector);

@@ -181,12 +181,10 @@ LocalArtifactRepository(sys.argv[1]).log_file(Path(sys.argv[2]), "models")
 """
 
 
-def test_a_killed_write_leaves_nothing_that_looks_complete(tmp_path: Path) -> None:
-    root = tmp_path / "artifacts"
-    big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(4 << 20))
+def _kill_while_writing(code: str, *args: Path) -> None:
+    """Run ``code`` in a child interpreter and SIGKILL it once it prints "writing"."""
     child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(_KILLED_WRITER), str(root), str(big)],
+        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -196,6 +194,13 @@ def test_a_killed_write_leaves_nothing_that_looks_complete(tmp_path: Path) -> No
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
+
+
+def test_a_killed_write_leaves_nothing_that_looks_complete(tmp_path: Path) -> None:
+    root = tmp_path / "artifacts"
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(4 << 20))
+    _kill_while_writing(_KILLED_WRITER, root, big)
     repo = LocalArtifactRepository(str(root))
     assert repo.list("models") == []
     assert not (root / "models" / "big.bin").exists()
@@ -266,17 +271,7 @@ def test_a_killed_folder_upload_leaves_nothing_visible(tmp_path: Path) -> None:
     source.mkdir()
     for i in range(10):
         (source / f"f{i}.txt").write_text(str(i))
-    child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(_KILLED_FOLDER_WRITER), str(root), str(source)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "writing"
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
+    _kill_while_writing(_KILLED_FOLDER_WRITER, root, source)
     repo = LocalArtifactRepository(str(root))
     assert repo.list() == []
     assert repo.list("batch") == []

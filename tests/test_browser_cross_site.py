@@ -7,24 +7,16 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from browser_kit import launch
+from browser_support import require_browser
 from runstack.server.background import BackgroundServer
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+EXTRA_ARGS = [
     "--host-resolver-rules=MAP rebind.test 127.0.0.1",
     # Chromium's own private-network checks would block some of these requests by
     # themselves; off, so that what stops them is the server.
@@ -89,11 +81,11 @@ class _PageHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = launch(playwright, *EXTRA_ARGS)
         try:
             yield launched
         finally:
@@ -112,6 +104,20 @@ def _state(url: str, experiment_id: str) -> tuple[str, list[str]]:
     names = httpx.post(f"{url}/api/2.0/mlflow/experiments/search", json={"max_results": 100})
     found = [e["name"] for e in names.json()["experiments"]]
     return got.json()["experiment"]["lifecycle_stage"], found
+
+
+def _page_result(browser: Any, page_url: str, html: str, expression: str) -> Any:
+    """Open ``html`` as if served at ``page_url`` (a route: no server needed), wait for its
+    script to set ``window.done``, and return ``expression`` evaluated in the page."""
+    page = browser.new_page()
+    page.route(
+        page_url, lambda route: route.fulfill(status=200, content_type="text/html", body=html)
+    )
+    page.goto(page_url)
+    page.wait_for_function("window.done === true", timeout=20_000)
+    result = page.evaluate(expression)
+    page.close()
+    return result
 
 
 @pytest.mark.slow
@@ -145,7 +151,6 @@ def test_a_dns_rebound_name_gets_nothing(browser: Any, target: tuple[str, str]) 
     before the switch, here by a route) then talks to the server as same-origin."""
     url, experiment_id = target
     port = url.rsplit(":", 1)[1]
-    page = browser.new_page()
     script = f"""<script>
       window.results = {{}};
       (async () => {{ try {{
@@ -159,14 +164,7 @@ def test_a_dns_rebound_name_gets_nothing(browser: Any, target: tuple[str, str]) 
       window.done = true;
       }})();
     </script>"""
-    page.route(
-        f"http://rebind.test:{port}/",
-        lambda route: route.fulfill(status=200, content_type="text/html", body=script),
-    )
-    page.goto(f"http://rebind.test:{port}/")
-    page.wait_for_function("window.done === true", timeout=20_000)
-    results = page.evaluate("window.results")
-    page.close()
+    results = _page_result(browser, f"http://rebind.test:{port}/", script, "window.results")
     assert "error" not in results, results
     assert results["read"].startswith("403:")
     assert "target" not in results["read"]
@@ -179,7 +177,6 @@ def test_a_dns_rebound_name_gets_nothing(browser: Any, target: tuple[str, str]) 
 def test_a_same_origin_page_can_change(browser: Any, target: tuple[str, str]) -> None:
     """What the web UI does: JSON POSTs from the server's own origin are answered."""
     url, experiment_id = target
-    page = browser.new_page()
     script = f"""<script>
       (async () => {{
         const r = await fetch('/api/2.0/mlflow/experiments/update', {{method: 'POST',
@@ -189,12 +186,5 @@ def test_a_same_origin_page_can_change(browser: Any, target: tuple[str, str]) ->
         window.done = true;
       }})();
     </script>"""
-    page.route(
-        f"{url}/same-origin-page",
-        lambda route: route.fulfill(status=200, content_type="text/html", body=script),
-    )
-    page.goto(f"{url}/same-origin-page")
-    page.wait_for_function("window.done === true", timeout=20_000)
-    assert page.evaluate("window.answer") == 200
-    page.close()
+    assert _page_result(browser, f"{url}/same-origin-page", script, "window.answer") == 200
     assert "renamed" in _state(url, experiment_id)[1]

@@ -92,11 +92,10 @@ def test_statement_timeout_stops_a_bounded_read(store_uri: str) -> None:
         db.close()
 
 
+@pytest.mark.parametrize("store_uri", ["postgresql"], indirect=True)  # JIT is PostgreSQL's
 def test_search_transactions_turn_postgres_jit_off(store_uri: str) -> None:
     db = Database(store_uri)
     try:
-        if db.is_sqlite:
-            pytest.skip("JIT is PostgreSQL's")
         found = db.read(lambda tx: tx.scalar(sa.text("SHOW jit")), bounded=True)
         assert found == "off"
     finally:

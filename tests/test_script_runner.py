@@ -4,7 +4,6 @@ child process, checked in the store; and the ``mlflow`` alias modules themselves
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import runstack
-from conftest import _ENV_VARS, run_python
+from conftest import run_python
+from procs import child_env
 
 SCRIPTS = Path(__file__).parent / "mlflow_scripts"
 RUNSTACK = Path(sys.executable).parent / "runstack"
@@ -21,11 +21,15 @@ RUNSTACK = Path(sys.executable).parent / "runstack"
 def runstack_run(
     script: str, *args: str, store_uri: str, cwd: Path
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in _ENV_VARS}
-    env["MLFLOW_TRACKING_URI"] = store_uri
+    """``runstack run`` of one of tests/mlflow_scripts."""
+    return runstack_run_argv(str(SCRIPTS / script), *args, store_uri=store_uri, cwd=cwd)
+
+
+def runstack_run_argv(*argv: str, store_uri: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``runstack run argv...`` in a child process logging to ``store_uri``."""
     return subprocess.run(
-        [str(RUNSTACK), "run", str(SCRIPTS / script), *args],
-        env=env,
+        [str(RUNSTACK), "run", *argv],
+        env=child_env({"MLFLOW_TRACKING_URI": store_uri}),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -237,18 +241,10 @@ def test_module_mode_runs_a_module_like_python_m(tmp_path: Path) -> None:
         "    mlflow.log_param('argv', ' '.join(sys.argv[1:]))\n"
         "print('NAME', __name__, sys.argv[0].endswith('main.py'))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k not in _ENV_VARS}
-    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path}/store.db"
-    done = subprocess.run(
-        [str(RUNSTACK), "run", "-m", "trainer.main", "--epochs", "2"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    uri = f"sqlite:///{tmp_path}/store.db"
+    done = runstack_run_argv("-m", "trainer.main", "--epochs", "2", store_uri=uri, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert _lines(done.stdout, "NAME") == ["__main__ True"]
-    (run,) = runstack.TrackingClient(env["MLFLOW_TRACKING_URI"]).search_runs(["0"])
+    (run,) = runstack.TrackingClient(uri).search_runs(["0"])
     assert run.info.run_name == "from-module"
     assert run.data.params == {"argv": "--epochs 2"}

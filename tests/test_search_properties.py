@@ -21,8 +21,11 @@ from runstack.filters.nodes import (
 )
 from runstack.filters.vocabulary import EXPERIMENT_VOCABULARY, RUN_VOCABULARY, Vocabulary
 
-keys = st.text(min_size=1, max_size=12)
-strings = st.text(max_size=12)
+# Storable text: a filter holding NUL or a lone surrogate is refused before parsing (no
+# database can compare them), so the round trip is over every other character.
+storable = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+keys = st.text(storable, min_size=1, max_size=12)
+strings = st.text(storable, max_size=12)
 numbers = st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
 ids = st.integers(-(2**63), 2**63 - 1)
 

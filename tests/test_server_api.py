@@ -8,52 +8,28 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
+from json_api import JsonApi, served
 from runstack.server import serve
-from runstack.server.background import BackgroundServer
 from runstack.server.routes import ALL_ENDPOINTS
 
 API = "/api/2.0/mlflow/"
 
 
-class Api:
-    """A thin JSON client that checks the error shape of every non-200 answer."""
+class Api(JsonApi):
+    """MLflow's REST API: errors on /api/ and /ajax-api/ paths have exactly MLflow's two keys."""
 
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=30)
+    prefix = API
 
-    def call(self, method: str, path: str, body: Any = None, **params: Any) -> httpx.Response:
-        path = path if path.startswith("/") else API + path
-        if method == "GET":
-            response = self.http.get(path, params=params)
-        else:
-            response = self.http.request(method, path, json=body)
-        if response.status_code != 200 and path.startswith(("/api/", "/ajax-api/")):
-            assert response.headers["content-type"] == "application/json"
-            error = response.json()
-            assert set(error) == {"error_code", "message"}, error
-            assert "Traceback" not in error["message"] and "SELECT" not in error["message"]
-        return response
-
-    def ok(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        response = self.call(method, path, body, **params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def error(self, status: int, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        response = self.call(method, path, body, **params)
-        assert response.status_code == status, response.text
-        return response.json()
+    def has_json_errors(self, path: str) -> bool:
+        return path.startswith(("/api/", "/ajax-api/"))
 
 
 @pytest.fixture
 def api(migrated_store_uri: str) -> Iterator[Api]:
-    with BackgroundServer(migrated_store_uri) as url:
-        client = Api(url)
+    with served(Api, migrated_store_uri) as client:
         yield client
-        client.http.close()
 
 
 def _new_run(api: Api, **fields: Any) -> dict[str, Any]:

@@ -39,6 +39,8 @@ BAD_VALUES = {
     settings.SERVER_MAX_ARTIFACT_BYTES: "0",
     settings.S3_IGNORE_TLS: "maybe",
     settings.S3_ADDRESSING_STYLE: "diagonal",
+    settings.SERVER_AUTH: "with a password",
+    settings.SERVER_AUTH_DEFAULT_PERMISSION: "WRITE",
 }
 
 

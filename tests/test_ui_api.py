@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from json_api import JsonApi, served
 from runstack.client import TrackingClient
 from runstack.entities import Metric
 from runstack.server.app import create_app
@@ -21,35 +22,18 @@ from runstack.server.config import ServerSettings
 UI = "/api/2.0/runstack/ui/"
 
 
-class Ui:
-    """A JSON client that checks the error shape of every non-200 answer."""
+class Ui(JsonApi):
+    """The UI data API's client: every error is a 4xx, and may say where in a filter it is."""
 
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=60)
+    prefix = UI
+    timeout_s = 60.0
 
-    def call(self, method: str, path: str, body: Any = None, **params: Any) -> httpx.Response:
-        path = path if path.startswith("/") else UI + path
-        if method == "GET":
-            response = self.http.get(path, params=params)
-        else:
-            response = self.http.request(method, path, json=body)
-        if response.status_code != 200:
-            assert response.status_code < 500, response.text
-            assert response.headers["content-type"] == "application/json"
-            error = response.json()
-            assert {"error_code", "message"} <= set(error) <= {"error_code", "message", "position"}
-            assert "Traceback" not in error["message"] and "SELECT" not in error["message"]
-        return response
+    def check_error(self, response: httpx.Response) -> None:
+        assert response.status_code < 500, response.text
+        super().check_error(response)
 
-    def ok(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        response = self.call(method, path, body, **params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def error(self, status: int, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        response = self.call(method, path, body, **params)
-        assert response.status_code == status, response.text
-        return response.json()
+    def check_error_keys(self, error: dict[str, Any]) -> None:
+        assert {"error_code", "message"} <= set(error) <= {"error_code", "message", "position"}
 
 
 @pytest.fixture
@@ -59,10 +43,8 @@ def client(store_uri: str) -> TrackingClient:
 
 @pytest.fixture
 def ui(store_uri: str, client: TrackingClient) -> Iterator[Ui]:
-    with BackgroundServer(store_uri) as url:
-        api = Ui(url)
+    with served(Ui, store_uri) as api:
         yield api
-        api.http.close()
 
 
 def _table(ui: Ui, experiment_id: str, **body: Any) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, Watch, require_browser, runstack_server
+from browser_kit import launch
+from browser_support import Watch, require_browser, runstack_server
 from runstack import TrackingClient
 from runstack.store import close_stores
 
@@ -65,7 +66,7 @@ def browser(site: tuple[str, str]) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 

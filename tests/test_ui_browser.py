@@ -19,9 +19,8 @@ from typing import Any
 
 import pytest
 
+from browser_kit import launch
 from browser_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Watch,
     coloured_pixels,
     require_browser,
@@ -112,7 +111,7 @@ def browser(site: Site) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 

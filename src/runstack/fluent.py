@@ -34,31 +34,7 @@ __all__ = ["flush_async_logging"]
 # Runs: start, end, look up -------------------------------------------------------------------
 
 
-def start_run(
-    run_id: str | None = None,
-    experiment_id: str | int | None = None,
-    run_name: str | None = None,
-    nested: bool = False,
-    parent_run_id: str | None = None,
-    tags: dict[str, Any] | None = None,
-    description: str | None = None,
-    log_system_metrics: bool | None = None,
-) -> ActiveRun:
-    """Start a new run, or resume ``run_id`` (else ``MLFLOW_RUN_ID``), and make it active.
-
-    Every check runs before the first write: if this raises, no run was created or changed
-    and the active-run stack is as it was.
-    """
-    return starting.start_run(
-        run_id,
-        experiment_id,
-        run_name,
-        nested,
-        parent_run_id,
-        tags,
-        description,
-        log_system_metrics,
-    )
+start_run = starting.start_run
 
 
 def end_run(status: str = "FINISHED") -> None:

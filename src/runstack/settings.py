@@ -237,6 +237,17 @@ SERVER_HEADER_TIMEOUT: Setting[float] = Setting(
 SERVER_BODY_TIMEOUT: Setting[float] = Setting(
     "RUNSTACK_SERVER_BODY_TIMEOUT", 30.0, _positive_seconds, _SECONDS_RULE, (SERVER_DOC,)
 )
+# Authentication (docs/security.md); `runstack server --auth` sets them for its workers.
+SERVER_AUTH: Setting[bool] = Setting(
+    "RUNSTACK_SERVER_AUTH", False, _flag, _FLAG_RULE, (SERVER_DOC,)
+)
+SERVER_AUTH_DEFAULT_PERMISSION: Setting[str | None] = Setting(
+    "RUNSTACK_SERVER_AUTH_DEFAULT_PERMISSION",
+    "READ",
+    _choice("READ", "EDIT", "MANAGE", "NO_PERMISSIONS"),
+    "READ, EDIT, MANAGE or NO_PERMISSIONS",
+    (SERVER_DOC,),
+)
 # Each statement of a search, on any SQL store (Python API or server).
 SEARCH_TIMEOUT: Setting[float] = Setting(
     "RUNSTACK_SEARCH_TIMEOUT", 30.0, _positive_seconds, _SECONDS_RULE, (SERVER_DOC,)

@@ -18,6 +18,7 @@ from runstack.cli.maintenance import db, gc
 from runstack.cli.run import run
 from runstack.cli.runs import runs
 from runstack.cli.server import server, ui
+from runstack.cli.users import tokens, users
 from runstack.errors import RunstackError
 
 
@@ -44,6 +45,8 @@ main.add_command(gc)
 main.add_command(db)
 main.add_command(server)
 main.add_command(ui)
+main.add_command(users)
+main.add_command(tokens)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,12 +15,13 @@ _HOST = click.option(
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Address to listen on. Beyond loopback (e.g. 0.0.0.0) needs --allow-unauthenticated.",
+    help="Address to listen on. Beyond loopback (e.g. 0.0.0.0) needs --auth or "
+    "--allow-unauthenticated.",
 )
 _ALLOW_UNAUTHENTICATED = click.option(
     "--allow-unauthenticated",
     is_flag=True,
-    help="Allow listening beyond loopback although the server has no authentication yet.",
+    help="Allow listening beyond loopback without --auth (for a trusted network only).",
 )
 _SECONDS = click.FloatRange(0.1, 3600)
 
@@ -175,6 +176,8 @@ def _serve(
             ssl_keyfile=security.get("ssl_keyfile"),
             limits=limits,
             search_timeout_s=security.get("search_timeout"),
+            auth=security.get("auth", False),
+            auth_default_permission=security.get("auth_default_permission", "READ"),
         )
     except InvalidParameterError as error:
         raise click.ClickException(error.message) from None
@@ -199,6 +202,19 @@ def _serve(
     "--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes."
 )
 @_READ_ONLY
+@click.option(
+    "--auth",
+    is_flag=True,
+    help="Require a username and password or an API token on every API request, and "
+    "per-experiment permissions (runstack users / runstack tokens).",
+)
+@click.option(
+    "--auth-default-permission",
+    type=click.Choice(["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"], case_sensitive=False),
+    default="READ",
+    show_default=True,
+    help="With --auth: what a user may do in an experiment where they have no grant.",
+)
 @_ARTIFACTS_DESTINATION
 @_SERVE_ARTIFACTS
 @_MAX_ARTIFACT_BYTES

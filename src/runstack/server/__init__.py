@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from runstack.errors import InvalidParameterError
 
 if TYPE_CHECKING:
+    from runstack.auth.permissions import Permission
     from runstack.server.connection_limits import ConnectionLimits
 
 __all__ = ["check_backend", "check_bind", "is_loopback", "serve"]
@@ -51,6 +52,8 @@ def serve(
     ssl_keyfile: str | None = None,
     limits: ConnectionLimits | None = None,
     search_timeout_s: float | None = None,
+    auth: bool = False,
+    auth_default_permission: str = "READ",
     artifacts_destination: str | None = None,
     serve_artifacts: bool = True,
     max_artifact_bytes: int | None = None,
@@ -59,16 +62,20 @@ def serve(
     with ``read_only``, every request that would change data is refused (403).
 
     Each worker process opens its own store. With several workers, use PostgreSQL (SQLite
-    works, but its single writer makes more workers pointless for writes). The server has
-    no authentication yet: binding beyond loopback needs ``allow_unauthenticated=True``;
-    the guards and limits are described in docs/security.md. Artifacts are
+    works, but its single writer makes more workers pointless for writes). Artifacts are
     proxied from ``artifacts_destination`` (a folder or ``s3://bucket/prefix``; by default
     ``mlartifacts`` beside a SQLite store, else in the working directory) unless
     ``serve_artifacts`` is False; uploads over ``max_artifact_bytes`` are refused (413).
+    With ``auth``, every API request must authenticate (users and tokens of ``runstack
+    users`` / ``runstack tokens``) and needs a permission on the experiment it touches;
+    ``auth_default_permission`` is what users hold where they have no grant. Without it,
+    binding beyond loopback needs ``allow_unauthenticated=True``.
+    The guards and limits are described in docs/security.md.
     """
     if workers < 1:
         raise InvalidParameterError(f"workers={workers!r}: use 1 or more worker processes.")
-    check_bind(host, allow_unauthenticated)
+    check_bind(host, allow_unauthenticated or auth)
+    default_permission = _permission(auth_default_permission)
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise InvalidParameterError(
             "TLS needs both --ssl-certfile and --ssl-keyfile (the key may also be inside the "
@@ -103,7 +110,16 @@ def serve(
     limits.export()
     if search_timeout_s is not None:
         SEARCH_TIMEOUT.export(repr(search_timeout_s))
-    if not is_loopback(host):
+    if auth:
+        from runstack.server.auth_guard import AuthSettings
+
+        AuthSettings(default_permission=default_permission).export()
+        _warn_if_no_admin(backend_store_uri)
+    else:
+        from runstack.settings import SERVER_AUTH
+
+        SERVER_AUTH.export("false")
+    if not is_loopback(host) and not auth:
         logger.warning(
             "runstack server: listening on %s WITHOUT AUTHENTICATION (--allow-unauthenticated):"
             " anyone who can reach this address can read and change every experiment and run.",
@@ -125,6 +141,29 @@ def serve(
     )
 
 
+def _permission(name: str) -> Permission:
+    from runstack.auth.permissions import Permission
+
+    try:
+        return Permission.parse(name)
+    except ValueError as error:
+        raise InvalidParameterError(f"--auth-default-permission: {error}") from None
+
+
+def _warn_if_no_admin(backend_store_uri: str) -> None:
+    from runstack.auth.store import AuthStore
+
+    store = AuthStore.open(backend_store_uri)
+    try:
+        if not any(user.is_admin for user in store.list_users()):
+            logger.warning(
+                "runstack server: authentication is on but the store has no admin user; "
+                "create one with `runstack users create NAME --admin`."
+            )
+    finally:
+        store.close()
+
+
 def is_loopback(host: str) -> bool:
     """Whether binding to ``host`` keeps the server on this machine."""
     name = host.strip("[]").lower()
@@ -140,8 +179,8 @@ def check_bind(host: str, allow_unauthenticated: bool) -> None:
     """Refuse an address beyond loopback unless unauthenticated access was asked for."""
     if not is_loopback(host) and not allow_unauthenticated:
         raise InvalidParameterError(
-            f"Refusing to listen on {host!r}: runstack server has no authentication yet, so "
-            "anyone who can reach that address could read and change every experiment and "
-            "run. Listen on 127.0.0.1 (and put an authenticating reverse proxy in front), or "
-            "pass --allow-unauthenticated if the network itself is trusted."
+            f"Refusing to listen on {host!r} with no authentication: anyone who can reach that "
+            "address could read and change every experiment and run. Pass --auth (users from "
+            "`runstack users create`), or listen on 127.0.0.1 behind an authenticating "
+            "reverse proxy, or pass --allow-unauthenticated if the network itself is trusted."
         )

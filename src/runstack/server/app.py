@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,16 +21,20 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runstack import __version__, settings
+from runstack.auth.authenticator import REALM
+from runstack.auth.store import AuthStore, User
 from runstack.errors import ApiError, InvalidParameterError, RunstackError, StoreUnavailableError
 from runstack.server import handlers_ui, handlers_ui_artifacts, reaper
 from runstack.server.artifact_settings import ArtifactSettings, narrow_endpoints, serve_store
 from runstack.server.artifacts import ROUTES as ARTIFACT_ROUTES
 from runstack.server.artifacts import ArtifactProxy
+from runstack.server.auth_guard import AuthGuard
+from runstack.server.auth_session import session_header, session_routes
 from runstack.server.config import ServerSettings
 from runstack.server.endpoints import (
     AJAX_PREFIX,
@@ -46,6 +50,7 @@ from runstack.server.request_json import decode_object
 from runstack.server.routes import ALL_ENDPOINTS
 from runstack.store import open_store
 from runstack.store.base import Store
+from runstack.store.sql.store import SqlStore
 
 _API_PREFIXES = ("/api/", "/ajax-api/")
 _OPENAPI_PATH = "/api/2.0/runstack/openapi.json"
@@ -87,7 +92,10 @@ def error_response(error: RunstackError) -> JSONResponse:
             "The tracking database is temporarily unavailable; try again shortly (the "
             "server's log has the details)."
         )
-    return JSONResponse(error.to_dict(), status_code=error.http_status)
+    response = JSONResponse(error.to_dict(), status_code=error.http_status)
+    if error.http_status == 401:
+        response.headers["WWW-Authenticate"] = REALM
+    return response
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int, timeout_s: float) -> bytes:
@@ -162,20 +170,34 @@ class TrackingApp:
     proxy (streamed bodies, no JSON body limit) to ``artifacts``."""
 
     def __init__(
-        self, api: ASGIApp, rest: Starlette, settings: ServerSettings, artifacts: ArtifactProxy
+        self,
+        api: ASGIApp,
+        rest: Starlette,
+        settings: ServerSettings,
+        artifacts: ArtifactProxy,
+        artifacts_entry: ASGIApp | None = None,
     ) -> None:
         self.api = api
         self.rest = rest
         self.settings = settings
         self.artifacts = artifacts
+        # The proxy behind authentication and permissions (--auth), else the proxy itself.
+        self.artifacts_entry = artifacts_entry or artifacts
+        # --auth: a redirect to /login for the UI page when the browser is not signed in.
+        self.ui_gate: Callable[[Scope], Awaitable[Response | None]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] == "http" and path.startswith(ARTIFACT_ROUTES):
-            await self.artifacts(scope, receive, send)
+            await self.artifacts_entry(scope, receive, send)
         elif scope["type"] == "http" and path.startswith(_API_PREFIXES) and path != _OPENAPI_PATH:
             await self.api(scope, receive, send)
         else:
+            if self.ui_gate is not None and path == "/" and scope["type"] == "http":
+                redirect = await self.ui_gate(scope)
+                if redirect is not None:
+                    await redirect(scope, receive, send)
+                    return
             await self.rest(scope, receive, send)
 
 
@@ -208,12 +230,46 @@ def create_app(
     )
     proxy = ArtifactProxy(artifact_settings, config.read_only)
     document = openapi_document(ALL_ENDPOINTS)
+    # --auth: every API request names its user, who needs a permission (auth_guard.py).
+    guard = None
+    if config.auth is not None:
+        # On the store's own database connections: one pool per process, not two.
+        store = holder.get()
+        guard = AuthGuard(
+            AuthStore(store.db)
+            if isinstance(store, SqlStore)
+            else AuthStore.open(backend_store_uri),
+            config.auth,
+        )
 
-    def call(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any] | Response:
-        body = endpoint.handler(holder.get(), args)
+    def call(
+        endpoint: Endpoint, args: dict[str, Any], user: User | None
+    ) -> dict[str, Any] | Response:
+        if guard is not None and user is not None:
+            guard.check(user, endpoint, args)
+            body = endpoint.handler(holder.get(), args)
+            if isinstance(body, dict):  # a streamed file has nothing to filter
+                body = guard.after(user, endpoint, body)
+        else:
+            body = endpoint.handler(holder.get(), args)
         if endpoint.reports_limits and isinstance(body, dict):
             return {**body, **config.client_limits()}
         return body
+
+    async def authenticate(scope: Scope) -> User | None:
+        if guard is None:
+            return None
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        if header is None:  # the web UI's session cookie (auth_session.py)
+            cookie = next((v for k, v in scope["headers"] if k == b"cookie"), None)
+            header = session_header(cookie)
+        user = guard.cached_user(header)
+        if user is None:  # scrypt and a database read: not on the event loop
+            client = (scope.get("client") or ("", 0))[0]
+            user = await asyncio.get_running_loop().run_in_executor(
+                workers, guard.authenticate, header, client
+            )
+        return user
 
     # A PostgreSQL call waits only for the database's own short work, so a quick request that
     # is the only one in this process is answered on the event loop: handing it to a thread
@@ -222,7 +278,9 @@ def create_app(
     quick_on_loop = urlsplit(backend_store_uri).scheme.startswith("postgres")
     in_flight = 0
 
-    async def answer(endpoint: Endpoint, args: dict[str, Any]) -> dict[str, Any] | Response:
+    async def answer(
+        endpoint: Endpoint, args: dict[str, Any], user: User | None
+    ) -> dict[str, Any] | Response:
         nonlocal in_flight
         in_flight += 1
         try:
@@ -231,8 +289,10 @@ def create_app(
                 # this one count as in flight: then all go to threads and run side by side.
                 await asyncio.sleep(0)
                 if in_flight == 1:
-                    return call(endpoint, args)
-            return await asyncio.get_running_loop().run_in_executor(workers, call, endpoint, args)
+                    return call(endpoint, args, user)
+            return await asyncio.get_running_loop().run_in_executor(
+                workers, call, endpoint, args, user
+            )
         finally:
             in_flight -= 1
 
@@ -240,6 +300,7 @@ def create_app(
         path, method = scope["path"], scope["method"]
         endpoint = endpoints.get(path) or endpoints.get(path.rstrip("/"))
         try:
+            user = await authenticate(scope)
             if endpoint is None:
                 raise ApiError(
                     f"No API endpoint {path!r}; see /api/2.0/runstack/openapi.json for the list.",
@@ -261,7 +322,7 @@ def create_app(
                 body = await _read_body(scope, receive, body_limit, config.body_timeout_s)
                 raw = decode_object(body)
             args = parse_fields(endpoint.fields, raw)
-            answered = await answer(endpoint, args)
+            answered = await answer(endpoint, args, user)
             response = answered if isinstance(answered, Response) else JSONResponse(answered)
         except RunstackError as error:
             response = error_response(error)
@@ -278,6 +339,32 @@ def create_app(
                 )
             )
         await response(scope, receive, send)
+
+    async def guarded_artifacts(scope: Scope, receive: Receive, send: Send) -> None:
+        """--auth: the artifact proxy for a user allowed the path's experiment."""
+        assert guard is not None
+        try:
+            user = await authenticate(scope)
+            assert user is not None
+            route = scope["path"].split("/mlflow-artifacts/artifacts", 1)[-1]
+            if not route.strip("/"):  # a listing names its folder in ?path=
+                query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
+                route = query.get("path", "")
+            await asyncio.get_running_loop().run_in_executor(
+                workers, guard.check_artifact, user, scope["method"], route
+            )
+        except RunstackError as error:
+            await error_response(error)(scope, receive, send)
+            return
+        await proxy(scope, receive, send)
+
+    async def ui_gate(scope: Scope) -> Response | None:
+        """--auth: the UI page only for a signed-in browser; others go to /login."""
+        try:
+            await authenticate(scope)
+        except RunstackError:
+            return RedirectResponse("/login", status_code=303)
+        return None
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
@@ -308,12 +395,17 @@ def create_app(
             Route("/version", version, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route(_OPENAPI_PATH, openapi, methods=["GET"]),
+            *(session_routes(guard, workers) if guard is not None else []),
             *_ui_routes(config.read_only),
         ],
         lifespan=lifespan,
     )
     rest.state.settings = config
-    return GuardedApp(TrackingApp(api, rest, config, proxy), config.guards)
+    entry = guarded_artifacts if guard is not None else None
+    app = TrackingApp(api, rest, config, proxy, entry)
+    if guard is not None:
+        app.ui_gate = ui_gate
+    return GuardedApp(app, config.guards)
 
 
 def app_from_environment() -> GuardedApp:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from runstack import settings
+from runstack.server.auth_guard import AuthSettings
 from runstack.server.guards import GuardSettings
 
 
@@ -23,6 +24,8 @@ class ServerSettings:
     guards: GuardSettings = field(default_factory=GuardSettings)
     # From a request's headers to the last byte of its JSON body (then 408).
     body_timeout_s: float = settings.SERVER_BODY_TIMEOUT.default
+    # Authentication and permissions (``--auth``); None: every request is served as before.
+    auth: AuthSettings | None = None
 
     @classmethod
     def from_environment(cls) -> ServerSettings:
@@ -34,6 +37,7 @@ class ServerSettings:
             read_only=settings.SERVER_READ_ONLY.read(),
             guards=GuardSettings.from_environment(),
             body_timeout_s=settings.SERVER_BODY_TIMEOUT.read(),
+            auth=AuthSettings.from_environment(),
         )
 
     def client_limits(self) -> dict[str, int]:

@@ -58,7 +58,11 @@ def start_run(
     description: str | None = None,
     log_system_metrics: bool | None = None,
 ) -> ActiveRun:
-    """Start a new run, or resume ``run_id`` (else ``MLFLOW_RUN_ID``), and make it active."""
+    """Start a new run, or resume ``run_id`` (else ``MLFLOW_RUN_ID``), and make it active.
+
+    Every check runs before the first write: if this raises, no run was created or changed
+    and the active-run stack is as it was. (``runstack.start_run`` is this function.)
+    """
     runs = stack.active_runs()
     if runs and not nested:
         top = runs[-1]

@@ -21,7 +21,7 @@ from runstack.errors import InvalidStateError, StoreUnavailableError
 from runstack.store.sql.database import Database, redact
 
 # The newest migration in migrations/versions (a test keeps the two equal).
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 VERSION_TABLE = "runstack_schema_version"
 _ADVISORY_LOCK_KEY = 0x72756E737461636B  # "runstack" as 8 bytes; fits a signed bigint
 

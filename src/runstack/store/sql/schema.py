@@ -269,3 +269,55 @@ input_tags = Table(
     Column("key", String(255), primary_key=True),
     Column("value", String(500), nullable=False),
 )
+
+# Authentication and permissions (runstack.auth; docs/security.md). Only hashes are stored:
+# passwords as scrypt digests with their own salt, API tokens as SHA-256 digests.
+PERMISSIONS = ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default="0"),
+    Column("creation_time", BigInteger, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("name", String(255), nullable=False),
+    Column(
+        "username",
+        String(255),
+        ForeignKey("users.username", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("expiry_time", BigInteger, nullable=True),
+    Column("revoked_time", BigInteger, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+experiment_permissions = Table(
+    "experiment_permissions",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "username",
+        String(255),
+        ForeignKey("users.username", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("permission", String(20), nullable=False),
+    CheckConstraint(_in("permission", PERMISSIONS), name="ck_experiment_permissions_permission"),
+)
+# "What may this user read?" (searches) reads by user.
+Index("ix_experiment_permissions_user", experiment_permissions.c.username)

@@ -194,6 +194,16 @@ export async function render(ctx, route) {
     for (const card of cards.values()) card.element.hidden = Boolean(needle) && !card.key.toLowerCase().includes(needle);
   }
 
+  // Every section from the current detail, then the chart cards to match.
+  function drawAll() {
+    drawHeader();
+    drawMetrics();
+    drawParams();
+    drawTags();
+    drawInputs();
+    syncCards();
+  }
+
   // Live updates while RUNNING.
   let timer = null;
   let alive = true;
@@ -206,12 +216,7 @@ export async function render(ctx, route) {
       if (!alive) return;
       detail = next;
       info = infoOf(next);
-      drawHeader();
-      drawMetrics();
-      drawParams();
-      drawTags();
-      drawInputs();
-      syncCards();
+      drawAll();
       for (const m of detail.metrics || []) {
         const card = cards.get(m.key);
         if (card && card.visible && !card.zoom && counts.get(m.key) !== m.count) {
@@ -236,12 +241,7 @@ export async function render(ctx, route) {
   }, 1000);
 
   paramSearch.addEventListener('input', debounce(drawParams, 150));
-  drawHeader();
-  drawMetrics();
-  drawParams();
-  drawTags();
-  drawInputs();
-  syncCards();
+  drawAll();
   startVisibleNow();
   schedule();
 
