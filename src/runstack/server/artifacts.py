@@ -116,9 +116,8 @@ async def send_json(send: Any, status: int, body: dict[str, Any]) -> None:
 
 
 def open_for_download(repository: Any, relative: str) -> tuple[Any, int]:
-    """(binary stream, size) of the file ``relative`` of ``repository``, read in blocks by the
-    caller, who closes it: a local file, an S3 object's body, or for other kinds a temporary
-    copy (deleted once opened). A missing file is a 404, a folder a 400."""
+    """(binary stream, size) of the file ``relative`` of ``repository`` (a local folder or S3),
+    read in blocks by the caller, who closes it. A missing file is a 404, a folder a 400."""
     from runstack.artifacts.local import TEMP_PREFIX, LocalArtifactRepository
 
     if isinstance(repository, LocalArtifactRepository):
@@ -135,12 +134,10 @@ def open_for_download(repository: Any, relative: str) -> tuple[Any, int]:
     if hasattr(repository, "open_object"):
         body, size = repository.open_object(relative)
         return body, size
-    with tempfile.TemporaryDirectory(prefix="runstack-download-") as folder:
-        copy = repository.download(relative, Path(folder))
-        if copy.is_dir():
-            raise InvalidParameterError(f"Artifact path {relative!r} is a folder, not a file.")
-        stream = open(copy, "rb")  # noqa: SIM115  (closed by the caller)
-    return stream, os.fstat(stream.fileno()).st_size
+    raise InvalidParameterError(
+        f"Artifacts at {repository.root_uri!r} cannot be read by this server (local folders "
+        "and S3 only)."
+    )
 
 
 # The proxy ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from runstack.store.base import Store
 from runstack.validation import validate_run_id
 
 MAX_LIST = 10_000
+_READABLE = ("", "file", "s3")
 MAX_PREVIEW_BYTES = 1 << 40
 LIST_PATH = "ui/artifacts/list"
 GET_PATH = "ui/artifacts/get"
@@ -42,7 +43,14 @@ def run_repository(store: Store, run_id: str, destination: str | None) -> Artifa
             f"Run {run_id!r} keeps its artifacts at {uri!r}, served by a tracking server with "
             "an artifacts destination; this server was started with --no-serve-artifacts."
         )
-    return repository_for(resolve(uri, destination))
+    storage = resolve(uri, destination)
+    if scheme_of(storage) not in _READABLE:
+        # An http(s) location would have this server fetch from another host on request.
+        raise InvalidParameterError(
+            f"Run {run_id!r} keeps its artifacts at {uri!r}; this server reads only local "
+            "folders, S3 and its own artifacts destination."
+        )
+    return repository_for(storage)
 
 
 def _list(destination: str | None) -> Handler:
