@@ -1,8 +1,8 @@
 """The run page's artifact endpoints (ui/artifacts/list and ui/artifacts/get) through a real
 server on a real socket, on SQLite and PostgreSQL: listing folders, streaming files with the
 proxy's safe headers (HTML and SVG as attachments), previews cut at max_bytes, runs whose
-artifacts live in the server's destination (mlflow-artifacts:) or in a local folder, and every
-bad input as a 4xx JSON error."""
+artifacts live in the server's destination (mlflow-artifacts:, a folder or S3 through moto's
+server) or in a local folder, and every bad input as a 4xx JSON error."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from runstack.server.app import create_app
 from runstack.server.artifact_settings import ArtifactSettings
 from runstack.server.background import BackgroundServer
 from runstack.server.config import ServerSettings
+from s3_server import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
 
 UI = "/api/2.0/runstack/ui/artifacts/"
 
@@ -203,3 +204,32 @@ def test_openapi_documents_both(served: Served) -> None:
     connection.close()
     assert "application/json" in paths[UI + "list"]["get"]["responses"]["200"]["content"]
     assert "*/*" in paths[UI + "get"]["get"]["responses"]["200"]["content"]
+
+
+def test_s3_destination(store_uri: str, s3_bucket: str, tmp_path: Path) -> None:  # noqa: F811
+    settings = ArtifactSettings.create(store_uri, f"s3://{s3_bucket}/proxied")
+    server = BackgroundServer(app=create_app(store_uri, ServerSettings(), settings))
+    server.start()
+    try:
+        served = Served(server)
+        client = TrackingClient(served.url)
+        rid = client.create_run(client.create_experiment("s3")).info.run_id
+        data = os.urandom(2 * 1024 * 1024 + 3)
+        source = tmp_path / "blob.bin"
+        source.write_bytes(data)
+        client.log_artifact(rid, str(source), "out")
+        client.log_text(rid, "<svg></svg>", "out/x.svg")
+        assert served.listing(rid) == [("out", True, None)]
+        assert served.listing(rid, "out") == [
+            ("out/blob.bin", False, len(data)),
+            ("out/x.svg", False, 11),
+        ]
+        _headers, body = served.ok("get", run_id=rid, path="out/blob.bin")
+        assert body == data
+        headers, body = served.ok("get", run_id=rid, path="out/blob.bin", max_bytes=10)
+        assert body == data[:10] and headers["x-artifact-size"] == str(len(data))
+        headers, _body = served.ok("get", run_id=rid, path="out/x.svg")
+        assert headers["content-disposition"].startswith("attachment")
+        served.error(404, "get", run_id=rid, path="out/none.bin")
+    finally:
+        server.stop()
