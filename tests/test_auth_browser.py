@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser, runstack_server
+from browser_kit import launch
+from browser_support import require_browser, runstack_server
 from runstack.auth.permissions import Permission
 from runstack.auth.store import AuthStore
 from runstack.store import open_store
@@ -31,7 +32,7 @@ def test_sign_in_page_session_cookie_and_filtered_experiments(tmp_path: Path) ->
     auth.close()
     flags = ("--auth", "--auth-default-permission", "NO_PERMISSIONS")
     with runstack_server(uri, {}, *flags) as url, sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch(playwright)
         try:
             context = chromium.new_context()
             page = context.new_page()

@@ -63,9 +63,7 @@ def upgrade() -> None:
             name="ck_experiment_permissions_permission",
         ),
     )
-    op.create_index(
-        "ix_experiment_permissions_user", "experiment_permissions", ["username"]
-    )
+    op.create_index("ix_experiment_permissions_user", "experiment_permissions", ["username"])
 
 
 def downgrade() -> None:
