@@ -96,6 +96,10 @@ def test_experiment_filters_round_trip(tree: Node) -> None:
 
 def _check_rejection(error: InvalidParameterError, text: str) -> None:
     assert error.error_code == "INVALID_PARAMETER_VALUE"
+    if "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text):
+        # Refused whole before parsing: no database can compare NUL or a lone surrogate.
+        assert "cannot be stored" in error.message, error.message
+        return
     lines = error.message.split("\n")
     position = int(lines[0].split(" at position ")[1].split(";")[0].split(".")[0])
     assert 0 <= position <= len(text)

@@ -93,9 +93,11 @@ def enum(names: tuple[str, ...], numbers: range) -> Schema:
     """A proto enum: its name in any case, or its number (as a number or digits)."""
     words = "|".join(name.lower() for name in names)
     digits = "|".join(str(n) for n in numbers)
+    # Digits are read as an int64 (fields.to_enum): 19 digits at most, leading zeros included.
+    zeros = 19 - len(str(max(numbers)))
     return {
         "oneOf": [
-            {"type": "string", "pattern": f"^(?i:{words})$|^0*(?:{digits})$"},
+            {"type": "string", "pattern": f"^(?i:{words})$|^0{{0,{zeros}}}(?:{digits})$"},
             {"type": "integer", "enum": list(numbers)},
         ]
     }
