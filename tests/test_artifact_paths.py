@@ -52,6 +52,22 @@ def test_refuses_escapes_naming_the_path(given: str, rule: str) -> None:
     assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
+@pytest.mark.parametrize(
+    ("given", "rule"),
+    [
+        ("9" * 256, "longer than 255 bytes"),
+        ("a/" + "é" * 128, "longer than 255 bytes"),  # 256 bytes in UTF-8
+        ("/".join(["d" * 200] * 6), "longer than 1024 bytes"),
+    ],
+)
+def test_refuses_names_and_paths_no_storage_can_hold(given: str, rule: str) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        safe_relative_path(given)
+    assert rule in caught.value.message
+    assert len(caught.value.message) < 200  # the path is shown shortened
+    assert safe_relative_path("9" * 255) == "9" * 255
+
+
 def test_refuses_non_strings() -> None:
     with pytest.raises(InvalidParameterError, match="expected a string"):
         safe_relative_path(3)  # type: ignore[arg-type]

@@ -11,12 +11,17 @@ from __future__ import annotations
 import re
 
 from runstack.errors import InvalidParameterError
+from runstack.validation import preview
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def _refuse(path: str, rule: str) -> InvalidParameterError:
-    return InvalidParameterError(f"Invalid artifact path {path!r}: {rule}.")
+    return InvalidParameterError(f"Invalid artifact path {preview(path)}: {rule}.")
+
+
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 1024
 
 
 def safe_relative_path(path: str | None) -> str:
@@ -41,6 +46,12 @@ def safe_relative_path(path: str | None) -> str:
     parts = [part for part in path.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise _refuse(path, "'..' segments are not allowed")
+    # File systems cap a name at 255 bytes and S3 a key at 1,024: refuse here, clearly,
+    # rather than fail later with an operating-system error.
+    if any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in parts):
+        raise _refuse(path, f"a file or folder name is longer than {MAX_NAME_BYTES} bytes")
+    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        raise _refuse(path, f"the path is longer than {MAX_PATH_BYTES} bytes")
     return "/".join(parts)
 
 
