@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from runstack.artifacts import copying
 from runstack.artifacts.paths import safe_relative_path
+from runstack.artifacts.sources import source_file, source_folder
 from runstack.entities import FileInfo
 from runstack.errors import InvalidParameterError, ResourceNotFoundError
 
@@ -81,9 +82,7 @@ class LocalArtifactRepository:
     # Writing -------------------------------------------------------------------------------
 
     def log_file(self, local_file: Path, artifact_path: str | None = None) -> None:
-        source = Path(local_file)
-        if not source.is_file():
-            raise InvalidParameterError(f"Cannot log {str(local_file)!r}: it is not a file.")
+        source = source_file(local_file)
         check_name(source.name)
         folder = self._folder_for_writing(artifact_path)
         destination = folder / source.name
@@ -92,9 +91,7 @@ class LocalArtifactRepository:
         copying.copy_file_atomically(source, destination, TEMP_PREFIX)
 
     def log_directory(self, local_dir: Path, artifact_path: str | None = None) -> None:
-        source = Path(local_dir)
-        if not source.is_dir():
-            raise InvalidParameterError(f"Cannot log {str(local_dir)!r}: it is not a folder.")
+        source = source_folder(local_dir)
         shown = safe_relative_path(artifact_path)
         top = self.local_path(shown)
         if top.exists() and os.path.samefile(source, top):

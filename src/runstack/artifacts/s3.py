@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from runstack import settings
 from runstack.artifacts.paths import join, safe_file_name, safe_relative_path
+from runstack.artifacts.sources import files_to_log, source_file
 from runstack.entities import FileInfo
 from runstack.errors import InvalidParameterError, ResourceNotFoundError, StoreUnavailableError
 
@@ -141,22 +142,14 @@ class S3ArtifactRepository:
             raise _failure(error, f"upload of s3://{self.bucket}/{key}") from error
 
     def log_file(self, local_file: Path, artifact_path: str | None = None) -> None:
-        source = Path(local_file)
-        if not source.is_file():
-            raise InvalidParameterError(f"Cannot log {str(local_file)!r}: it is not a file.")
+        source = source_file(local_file)
         key = self.key(join(artifact_path, safe_file_name(source.name)))
         with open(source, "rb") as stream:
             self.upload_stream(stream, key)
 
     def log_directory(self, local_dir: Path, artifact_path: str | None = None) -> None:
-        source = Path(local_dir)
-        if not source.is_dir():
-            raise InvalidParameterError(f"Cannot log {str(local_dir)!r}: it is not a folder.")
-        base = safe_relative_path(artifact_path)
-        for folder, _dirs, files in os.walk(source):
-            relative = Path(folder).relative_to(source).as_posix()
-            for name in sorted(files):
-                self.log_file(Path(folder) / name, join(base, "" if relative == "." else relative))
+        for file, destination in files_to_log(local_dir, artifact_path):
+            self.log_file(file, destination)
 
     def write_bytes(self, data: bytes, artifact_file: str) -> None:
         key = self.key(safe_file_name(artifact_file))
