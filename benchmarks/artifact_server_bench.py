@@ -24,7 +24,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,7 @@ from bench_core import (  # noqa: E402
     parse_last_json_line,
     tail,
 )
-from server_procs import free_port, runstack_tool, session_pids  # noqa: E402
+from server_procs import free_port, runstack_tool, session_pids, stop_session  # noqa: E402
 
 IMPLS = ("mlflow", "runstack")
 CHILD_TIMEOUT = 1800.0
@@ -197,20 +196,8 @@ class Server:
         }
 
     def __exit__(self, *exc: object) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        for pid in session_pids(proc.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        if self.proc is not None:
+            stop_session(self.proc)
 
 
 @contextlib.contextmanager

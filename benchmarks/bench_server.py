@@ -37,7 +37,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -50,7 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server_procs import free_port, runstack_tool, session_pids
+from server_procs import free_port, runstack_tool, stop_session
 
 API = "/api/2.0/mlflow/"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -440,24 +439,9 @@ def wait_ready(server: Server, deadline: float) -> None:
 
 
 def stop(server: Server) -> None:
-    """SIGTERM the server's process group, then SIGKILL whatever of its session is left."""
-    proc = server.proc
-    if proc is None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    deadline = time.monotonic() + 15  # MLflow's job-runner children exit a little later
-    while session_pids(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.3)
-    for pid in session_pids(proc.pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    """Stop the server and whatever of its session is left."""
+    if server.proc is not None:
+        stop_session(server.proc, linger_s=15)
 
 
 class Databases:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 
@@ -37,3 +40,23 @@ def session_pids(sid: int) -> list[int]:
                 if int(text[text.rindex(")") + 2 :].split()[3]) == sid:
                     pids.append(int(entry.name))
     return pids
+
+
+def stop_session(proc: subprocess.Popen[bytes], linger_s: float = 0.0) -> None:
+    """SIGTERM a server's process group, SIGKILL it after 30 s, then give the rest of its
+    session ``linger_s`` seconds to exit (MLflow's job-runner children exit a little later)
+    before SIGKILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + linger_s
+    while session_pids(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    for pid in session_pids(proc.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
