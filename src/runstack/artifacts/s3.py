@@ -186,8 +186,9 @@ class S3ArtifactRepository:
         infos.sort(key=lambda info: info.path)
         return infos
 
-    def keys_under(self, path: str | None) -> builtins.list[tuple[str, int]]:
-        """Every (key, size) below ``path``, at any depth."""
+    def keys_under(self, path: str | None, markers: bool = False) -> builtins.list[tuple[str, int]]:
+        """Every (key, size) below ``path``, at any depth; folder markers (keys ending in
+        "/", which some tools create for empty folders) only when ``markers``."""
         folder_key = self.key(path)
         prefix = f"{folder_key}/" if folder_key else ""
         found: builtins.list[tuple[str, int]] = []
@@ -196,7 +197,17 @@ class S3ArtifactRepository:
                 found.extend((item["Key"], int(item["Size"])) for item in page.get("Contents", []))
         except Exception as error:
             raise _failure(error, f"listing of s3://{self.bucket}/{prefix}") from error
-        return [(key, size) for key, size in found if not key.endswith("/")]
+        return [(key, size) for key, size in found if markers or not key.endswith("/")]
+
+    def is_folder(self, path: str | None) -> bool:
+        """Whether any key (a file, or a folder marker ending in "/") lies below ``path``."""
+        folder_key = self.key(path)
+        prefix = f"{folder_key}/" if folder_key else ""
+        try:
+            answer = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
+        except Exception as error:
+            raise _failure(error, f"listing of s3://{self.bucket}/{prefix}") from error
+        return int(answer.get("KeyCount", 0)) > 0
 
     def open_object(self, path: str) -> tuple[Any, int]:
         """(streaming body, size) of the file ``path``, for a caller that reads in blocks."""
@@ -211,14 +222,16 @@ class S3ArtifactRepository:
         relative = safe_relative_path(path)
         base = Path(dst_dir).absolute()
         destination = base / relative if relative else base
-        keys = self.keys_under(relative)
-        if keys:
-            for key, _size in keys:
-                inner = safe_relative_path(self._relative(key))
-                self._download_key(key, base / inner)
-            return destination
-        if not relative:
+        keys = self.keys_under(relative, markers=True)
+        if keys or not relative:
             destination.mkdir(parents=True, exist_ok=True)
+            for key, _size in keys:
+                inner = safe_relative_path(self._relative(key).rstrip("/"))
+                if key.endswith("/"):  # a marker: the folder exists, maybe empty
+                    if inner:
+                        (base / inner).mkdir(parents=True, exist_ok=True)
+                else:
+                    self._download_key(key, base / inner)
             return destination
         self._download_key(self.key(relative), destination)
         return destination
@@ -241,7 +254,7 @@ class S3ArtifactRepository:
 
     def delete(self, path: str | None = None) -> None:
         relative = safe_relative_path(path)
-        keys = [key for key, _size in self.keys_under(relative)]
+        keys = [key for key, _size in self.keys_under(relative, markers=True)]
         if relative:
             keys.append(self.key(relative))
         for start in range(0, len(keys), _DELETE_BATCH):

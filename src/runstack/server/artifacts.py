@@ -115,6 +115,14 @@ async def send_json(send: Any, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
+def _folder_error(relative: str) -> InvalidParameterError:
+    # As MLflow's server: a folder is a 400 (its clients then know it is no missing file).
+    return InvalidParameterError(
+        f"Artifact path {relative!r} is a folder, not a file: list it with "
+        "GET /api/2.0/mlflow-artifacts/artifacts?path=<folder>."
+    )
+
+
 def open_for_download(repository: Any, relative: str) -> tuple[Any, int]:
     """(binary stream, size) of the file ``relative`` of ``repository`` (a local folder or S3),
     read in blocks by the caller, who closes it. A missing file is a 404, a folder a 400."""
@@ -125,14 +133,16 @@ def open_for_download(repository: Any, relative: str) -> tuple[Any, int]:
         if target.name.startswith(TEMP_PREFIX) or not target.exists():
             raise ResourceNotFoundError(f"No artifact {relative!r} on this server.")
         if target.is_dir():
-            raise InvalidParameterError(
-                f"Artifact path {relative!r} is a folder, not a file: list it with "
-                "GET /api/2.0/mlflow-artifacts/artifacts?path=<folder>."
-            )
+            raise _folder_error(relative)
         stream = open(target, "rb")  # noqa: SIM115  (closed by the caller)
         return stream, os.fstat(stream.fileno()).st_size
     if hasattr(repository, "open_object"):
-        body, size = repository.open_object(relative)
+        try:
+            body, size = repository.open_object(relative)
+        except ResourceNotFoundError:
+            if repository.is_folder(relative):
+                raise _folder_error(relative) from None
+            raise
         return body, size
     raise InvalidParameterError(
         f"Artifacts at {repository.root_uri!r} cannot be read by this server (local folders "
