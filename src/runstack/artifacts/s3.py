@@ -89,7 +89,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return parts.netloc, safe_relative_path(parts.path.lstrip("/"))
 
 
-def _failure(error: Exception, what: str) -> Exception:
+def s3_failure(error: Exception, what: str) -> Exception:
     """botocore's errors as runstack's: a missing key is a 404, the rest 'unavailable'."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -139,7 +139,7 @@ class S3ArtifactRepository:
         try:
             self.client.upload_fileobj(stream, self.bucket, key, Config=self._transfer_config())
         except Exception as error:
-            raise _failure(error, f"upload of s3://{self.bucket}/{key}") from error
+            raise s3_failure(error, f"upload of s3://{self.bucket}/{key}") from error
 
     def log_file(self, local_file: Path, artifact_path: str | None = None) -> None:
         source = source_file(local_file)
@@ -156,7 +156,7 @@ class S3ArtifactRepository:
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
         except Exception as error:
-            raise _failure(error, f"upload of s3://{self.bucket}/{key}") from error
+            raise s3_failure(error, f"upload of s3://{self.bucket}/{key}") from error
 
     # Reading -------------------------------------------------------------------------------
 
@@ -182,7 +182,7 @@ class S3ArtifactRepository:
                         continue
                     infos.append(FileInfo(self._relative(item["Key"]), False, int(item["Size"])))
         except Exception as error:
-            raise _failure(error, f"listing of s3://{self.bucket}/{prefix}") from error
+            raise s3_failure(error, f"listing of s3://{self.bucket}/{prefix}") from error
         infos.sort(key=lambda info: info.path)
         return infos
 
@@ -196,7 +196,7 @@ class S3ArtifactRepository:
             for page in self._pages(prefix, None):
                 found.extend((item["Key"], int(item["Size"])) for item in page.get("Contents", []))
         except Exception as error:
-            raise _failure(error, f"listing of s3://{self.bucket}/{prefix}") from error
+            raise s3_failure(error, f"listing of s3://{self.bucket}/{prefix}") from error
         return [(key, size) for key, size in found if markers or not key.endswith("/")]
 
     def is_folder(self, path: str | None) -> bool:
@@ -206,7 +206,7 @@ class S3ArtifactRepository:
         try:
             answer = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
         except Exception as error:
-            raise _failure(error, f"listing of s3://{self.bucket}/{prefix}") from error
+            raise s3_failure(error, f"listing of s3://{self.bucket}/{prefix}") from error
         return int(answer.get("KeyCount", 0)) > 0
 
     def open_object(self, path: str) -> tuple[Any, int]:
@@ -215,7 +215,7 @@ class S3ArtifactRepository:
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=key)
         except Exception as error:
-            raise _failure(error, f"{path!r} in {self.root_uri!r}") from error
+            raise s3_failure(error, f"{path!r} in {self.root_uri!r}") from error
         return answer["Body"], int(answer["ContentLength"])
 
     def download(self, path: str, dst_dir: Path) -> Path:
@@ -248,7 +248,7 @@ class S3ArtifactRepository:
         except Exception as error:
             partial.unlink(missing_ok=True)
             what = f"{self._relative(key)!r} in {self.root_uri!r}"
-            raise _failure(error, what) from error
+            raise s3_failure(error, what) from error
 
     # Deleting ------------------------------------------------------------------------------
 
@@ -264,7 +264,7 @@ class S3ArtifactRepository:
                     Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
                 )
             except Exception as error:
-                raise _failure(error, f"deletion under {self.root_uri!r}") from error
+                raise s3_failure(error, f"deletion under {self.root_uri!r}") from error
 
     def size(self) -> int:
         """Bytes stored under the root."""

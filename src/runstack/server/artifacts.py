@@ -7,8 +7,8 @@ local folder or an S3 prefix (the artifacts destination).
 - ``DELETE .../artifacts/<path>`` deletes a file or a folder.
 
 Bodies stream in blocks in both directions, so memory stays constant for any file size: an
-upload goes to a temporary file (in the destination folder itself for a local destination,
-renamed into place when complete; for S3 a local temporary file, then a multipart upload), a
+upload goes to a temporary file in the destination folder, renamed into place when complete
+(for S3, straight to a multipart upload in 8 MiB parts, completed at the end or aborted), a
 download is read and sent a block at a time. These routes do not go through the API's 1 MB
 JSON body limit; uploads have their own limit (413 past it). Every path is checked with
 ``runstack.artifacts.paths`` (and, on disk, for symlinks leading out). Downloads carry their
@@ -25,7 +25,6 @@ import json
 import logging
 import mimetypes
 import os
-import tempfile
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -382,21 +381,47 @@ class ArtifactProxy:
                 temp.unlink()
 
     async def _upload_remote(self, relative: str, receive: Any) -> None:
-        handle, name = tempfile.mkstemp(prefix="runstack-upload-")
-        temp = Path(name)
-        out = os.fdopen(handle, "wb")
-        try:
-            await self._receive_into(out, receive)
-            await self.run(out.close)
-            await self.run(self._send_to_remote, temp, relative)
-        finally:
-            out.close()
-            temp.unlink(missing_ok=True)
+        """Stream the body to S3 in parts of ``PART_SIZE`` bytes as it arrives (one
+        PutObject when it is smaller): a part is sent on a thread while the next one is
+        received, so at most two are held. A disconnect, an error or the size limit aborts
+        the multipart upload: nothing partial is left under the key."""
+        from runstack.artifacts.s3_parts import PART_SIZE, PartWriter
 
-    def _send_to_remote(self, temp: Path, relative: str) -> None:
         repository = self.repository
-        with open(temp, "rb") as stream:
-            repository.upload_stream(stream, repository.key(relative))
+        writer = PartWriter(repository, repository.key(relative))
+        limit, size = self.settings.max_upload_bytes, 0
+        chunks: list[bytes] = []
+        held = 0
+        sending: asyncio.Future[None] | None = None
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise self._limit_error(size)
+                if chunk:
+                    chunks.append(chunk)
+                    held += len(chunk)
+                if held >= PART_SIZE:
+                    part = b"".join(chunks)
+                    chunks, held = [], 0
+                    if sending is not None:
+                        await sending
+                    sending = self.start(writer.put_part, part)
+                    del part
+                if not message.get("more_body", False):
+                    break
+            if sending is not None:
+                await sending
+            await self.run(writer.finish, b"".join(chunks))
+        except BaseException:
+            if sending is not None and not sending.done():
+                await asyncio.wait([sending])  # the part in flight, before the abort
+            await asyncio.shield(self.start(writer.abort))
+            raise
 
     # Downloading ---------------------------------------------------------------------------
 
