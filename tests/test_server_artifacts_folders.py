@@ -121,6 +121,7 @@ print("RESULT:" + json.dumps({
     "client_whole": attempt(lambda: client.download_artifacts(run.info.run_id, "", f"{work}/c")),
     "no_files": attempt(lambda: mlflow.artifacts.download_artifacts(run_id=empty_run.info.run_id)),
     "one": attempt(lambda: client.download_artifacts(run.info.run_id, "empty_dir")),
+    "missing": attempt(lambda: client.download_artifacts(run.info.run_id, "nope")),
 }))
 """
 
@@ -150,6 +151,8 @@ def test_mlflow_client_downloads_empty_folders(served: Served, tmp_path: Path) -
     # MLflow's own server answers 400 (a folder), and so does runstack's.
     kind, message = result["one"]
     assert kind == "error" and "empty_dir" in message
+    kind, message = result["missing"]
+    assert kind == "error" and "'nope'" in message
 
 
 def test_a_folder_is_a_400_and_a_missing_file_a_404(served: Served) -> None:

@@ -114,6 +114,16 @@ async def send_json(send: Any, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
+def _deleted_meanwhile(relative: str) -> ApiError:
+    # A DELETE of the folder removed the upload's temporary file before it was renamed.
+    return ApiError(
+        f"Cannot upload {relative!r}: its folder was deleted while the upload was under way; "
+        "nothing was stored. Send it again.",
+        "RESOURCE_CONFLICT",
+        409,
+    )
+
+
 def _folder_error(relative: str) -> InvalidParameterError:
     # As MLflow's server: a folder is a 400 (its clients then know it is no missing file).
     return InvalidParameterError(
@@ -260,6 +270,11 @@ class ArtifactProxy:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             await self._list(query.get("path", [""])[-1], send)
         elif method == "PUT":
+            if relative.endswith("/"):
+                raise InvalidParameterError(
+                    f"Cannot upload {relative!r}: the path ends in '/', which names a folder; "
+                    "give the file's name."
+                )
             await self._upload(safe_file_name(relative), scope, receive, send)
         elif method == "GET":
             await self._download(safe_file_name(relative), send)
@@ -348,10 +363,10 @@ class ArtifactProxy:
         await send_json(send, 200, {})
 
     def _open_local_temp(self, relative: str) -> tuple[Any, Path, Path]:
-        from runstack.artifacts.local import TEMP_PREFIX, check_name
+        from runstack.artifacts.local import TEMP_PREFIX, check_names
 
+        check_names(relative)
         folder_path, _, name = relative.rpartition("/")
-        check_name(name)
         repository = self.repository
         folder = repository.local_path(folder_path)
         try:
@@ -370,11 +385,17 @@ class ArtifactProxy:
         return open(temp, "xb"), temp, final
 
     async def _upload_local(self, relative: str, receive: Any) -> None:
-        out, temp, final = await self.run(self._open_local_temp, relative)
+        try:
+            out, temp, final = await self.run(self._open_local_temp, relative)
+        except FileNotFoundError:
+            raise _deleted_meanwhile(relative) from None
         try:
             await self._receive_into(out, receive)
             await self.run(out.close)
-            await self.run(os.replace, temp, final)
+            try:
+                await self.run(os.replace, temp, final)
+            except FileNotFoundError:
+                raise _deleted_meanwhile(relative) from None
         finally:
             out.close()
             with contextlib.suppress(FileNotFoundError):
