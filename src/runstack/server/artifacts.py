@@ -173,9 +173,14 @@ class ArtifactProxy:
 
     @property
     def repository(self) -> Any:
+        """The destination's repository, made on first use. Making an S3 one builds a boto3
+        client (a few hundred ms): use it on this proxy's threads, not on the event loop."""
         if self._repository is None and self.settings.destination is not None:
             self._repository = repository_for(self.settings.destination)
         return self._repository
+
+    def _on_repository(self, method: str, *args: Any) -> Any:
+        return getattr(self.repository, method)(*args)
 
     def close(self) -> None:
         """Let this proxy's threads end (the server is stopping)."""
@@ -280,7 +285,7 @@ class ArtifactProxy:
             await self._download(safe_file_name(relative), send)
         elif method == "DELETE":
             checked = safe_file_name(relative, "artifact path")
-            await self.run(self.repository.delete, checked)
+            await self.run(self._on_repository, "delete", checked)
             await send_json(send, 200, {})
         else:
             raise ApiError(
@@ -293,7 +298,7 @@ class ArtifactProxy:
 
     async def _list(self, path: str, send: Any) -> None:
         relative = safe_relative_path(path)
-        infos = await self.run(self.repository.list, relative or None)
+        infos = await self.run(self._on_repository, "list", relative or None)
         files = []
         for info in infos:
             entry: dict[str, Any] = {
@@ -406,10 +411,9 @@ class ArtifactProxy:
         PutObject when it is smaller): a part is sent on a thread while the next one is
         received, so at most two are held. A disconnect, an error or the size limit aborts
         the multipart upload: nothing partial is left under the key."""
-        from runstack.artifacts.s3_parts import PART_SIZE, PartWriter
+        from runstack.artifacts.s3_parts import PART_SIZE
 
-        repository = self.repository
-        writer = PartWriter(repository, repository.key(relative))
+        writer = await self.run(self._part_writer, relative)
         limit, size = self.settings.max_upload_bytes, 0
         chunks: list[bytes] = []
         held = 0
@@ -443,6 +447,12 @@ class ArtifactProxy:
                 await asyncio.wait([sending])  # the part in flight, before the abort
             await asyncio.shield(self.start(writer.abort))
             raise
+
+    def _part_writer(self, relative: str) -> Any:
+        from runstack.artifacts.s3_parts import PartWriter
+
+        repository = self.repository
+        return PartWriter(repository, repository.key(relative))
 
     # Downloading ---------------------------------------------------------------------------
 
