@@ -186,6 +186,25 @@ def test_experiments_page_counts_and_create_rename_delete_restore(tab: Tab) -> N
     assert "q=renamed" in page.url
 
 
+def test_duration_column_sorts_on_the_server(tab: Tab, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.goto(f"#/experiments/{site.experiment}")
+    expect(page.locator("table.runs-table tbody tr")).to_have_count(5)
+    page.get_by_role("button", name="Sort by Duration").click()
+    expect(page.locator("th[aria-sort=ascending]")).to_contain_text("Duration")
+    assert "attributes.duration" in page.url
+    # 1 s runs first (ties newest first), then the 60 s ones.
+    expect(page.locator("table.runs-table tbody td.name a")).to_have_text(
+        [XSS_NAME, "parent-run", "gamma", "beta", "alpha"]
+    )
+    page.get_by_role("button", name="Sort by Duration").click()
+    expect(page.locator("th[aria-sort=descending]")).to_contain_text("Duration")
+    expect(page.locator("table.runs-table tbody td.name a")).to_have_text(
+        ["gamma", "beta", "alpha", XSS_NAME, "parent-run"]
+    )
+
+
 def test_runs_tree_columns_sort_filter_and_csv(tab: Tab, site: Site) -> None:
     from playwright.sync_api import expect
 
