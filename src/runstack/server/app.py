@@ -36,6 +36,7 @@ from runstack.server.artifacts import ArtifactProxy
 from runstack.server.auth_guard import AuthGuard
 from runstack.server.auth_session import session_header, session_routes
 from runstack.server.config import ServerSettings
+from runstack.server.disconnect import call_cancellable, cancel_on_disconnect
 from runstack.server.endpoints import (
     AJAX_PREFIX,
     MLFLOW_PREFIX,
@@ -50,6 +51,7 @@ from runstack.server.request_json import decode_object
 from runstack.server.routes import ALL_ENDPOINTS
 from runstack.store import open_store
 from runstack.store.base import Store
+from runstack.store.sql.statement_timeout import Cancellation
 from runstack.store.sql.store import SqlStore
 
 _API_PREFIXES = ("/api/", "/ajax-api/")
@@ -279,7 +281,7 @@ def create_app(
     in_flight = 0
 
     async def answer(
-        endpoint: Endpoint, args: dict[str, Any], user: User | None
+        endpoint: Endpoint, args: dict[str, Any], user: User | None, receive: Receive
     ) -> dict[str, Any] | Response:
         nonlocal in_flight
         in_flight += 1
@@ -290,9 +292,15 @@ def create_app(
                 await asyncio.sleep(0)
                 if in_flight == 1:
                     return call(endpoint, args, user)
-            return await asyncio.get_running_loop().run_in_executor(
-                workers, call, endpoint, args, user
-            )
+            # A search whose client leaves is stopped rather than left to run (disconnect.py).
+            cancellation = Cancellation()
+            watcher = asyncio.create_task(cancel_on_disconnect(receive, cancellation))
+            try:
+                return await asyncio.get_running_loop().run_in_executor(
+                    workers, call_cancellable, cancellation, call, endpoint, args, user
+                )
+            finally:
+                watcher.cancel()
         finally:
             in_flight -= 1
 
@@ -322,7 +330,7 @@ def create_app(
                 body = await _read_body(scope, receive, body_limit, config.body_timeout_s)
                 raw = decode_object(body)
             args = parse_fields(endpoint.fields, raw)
-            answered = await answer(endpoint, args, user)
+            answered = await answer(endpoint, args, user, receive)
             response = answered if isinstance(answered, Response) else JSONResponse(answered)
         except RunstackError as error:
             response = error_response(error)
