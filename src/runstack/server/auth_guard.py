@@ -88,6 +88,12 @@ class AuthGuard:
         """Verify the header (blocks: database and scrypt); 401 or 429 when it fails."""
         return self.authenticator.authenticate(header, client)
 
+    def forget_user(self, username: str) -> None:
+        """Drop this process's cached credentials and grants of ``username`` (their password,
+        admin flag, existence or grants changed here): the next request reads them anew."""
+        self.authenticator.cache.forget_user(username)
+        self.access.forget(username)
+
     def _rule(self, endpoint: Endpoint) -> Rule:
         rule = rule_for(endpoint.full_path.removeprefix(_API_ROOT))
         return ADMIN_ONLY if rule is None else rule
@@ -105,6 +111,15 @@ class AuthGuard:
             )
         target = rule.target
         if target in (Target.NONE, Target.ANSWER):
+            return
+        if target is Target.SELF:
+            if args.get(target.value) != user.username:
+                raise ApiError(
+                    f"Permission denied: {endpoint.full_path} for another user is for admins "
+                    "only; a user may use it for themself.",
+                    "PERMISSION_DENIED",
+                    403,
+                )
             return
         if target in (Target.EXPERIMENT, Target.EXPERIMENTS):
             raw = args.get(target.value)

@@ -1,0 +1,266 @@
+"""MLflow's auth REST API (users and experiment permissions), so that MLflow's own
+``AuthServiceClient`` (``mlflow.server.get_app_client("basic-auth", ...)``) manages the users
+of ``runstack server --auth``.
+
+Paths, methods, request fields and answers are MLflow's basic-auth app's. Who may call what
+is in ``runstack.auth.policy`` like every other endpoint; these handlers only do the change
+and drop this process's cached credentials and grants of the user it touched, so that a
+changed password, a deleted user or a revoked grant takes effect here at once (other
+processes: within their cache times, docs/security.md). runstack keys users by username and
+has no numeric user id: ``id`` and ``user_id`` carry the username.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from runstack.auth.permissions import Permission
+from runstack.auth.store import AuthStore
+from runstack.errors import ApiError, InvalidParameterError, ResourceNotFoundError
+from runstack.server.auth_guard import AuthGuard
+from runstack.server.endpoints import GET, Endpoint, Handler
+from runstack.server.fields import BOOL, STRING, Field
+from runstack.store.base import Store
+
+POST = ("POST",)
+PATCH = ("PATCH",)
+DELETE = ("DELETE",)
+
+_USERNAME = Field("username", STRING, required=True, doc="The user's name.")
+_PASSWORD = Field("password", STRING, required=True, doc="The new password (8 to 1024 chars).")
+_EXPERIMENT = Field("experiment_id", STRING, required=True, doc="The experiment's id.")
+_PERMISSION = Field(
+    "permission", STRING, required=True, doc="READ, EDIT, MANAGE or NO_PERMISSIONS."
+)
+_MODEL = Field("name", STRING, required=True, doc="The registered model's name.")
+
+
+def auth_not_enabled() -> ApiError:
+    return ApiError(
+        "Authentication is not enabled on this server (start it with --auth), so it has no "
+        "users or permissions to manage.",
+        "BAD_REQUEST",
+        400,
+    )
+
+
+def _no_model_registry() -> ApiError:
+    return ApiError(
+        "runstack has no model registry, so there are no registered-model permissions; "
+        "grant permissions on experiments (experiments/permissions/...) instead.",
+        "BAD_REQUEST",
+        400,
+    )
+
+
+def _permission(value: str) -> Permission:
+    try:
+        return Permission.parse(value)
+    except ValueError as error:
+        raise InvalidParameterError(f"Invalid value for parameter 'permission': {error}") from None
+
+
+def _grant_json(experiment_id: str, username: str, permission: Permission) -> dict[str, Any]:
+    return {"experiment_id": experiment_id, "user_id": username, "permission": permission.name}
+
+
+class AuthApi:
+    """The handlers, over one server process's guard (its store and caches)."""
+
+    def __init__(self, guard: AuthGuard) -> None:
+        self.guard = guard
+
+    @property
+    def store(self) -> AuthStore:
+        return self.guard.store
+
+    def _user_json(self, username: str) -> dict[str, Any]:
+        user = self.store.get_user(username)
+        if user is None:
+            raise ResourceNotFoundError(f"No user {username!r}.")
+        grants = self.store.grants(username)
+        return {
+            "id": user.username,
+            "username": user.username,
+            "is_admin": user.is_admin,
+            "experiment_permissions": [
+                _grant_json(e, username, p) for e, p in sorted(grants.items())
+            ],
+            "registered_model_permissions": [],
+        }
+
+    def create_user(self, args: dict[str, Any]) -> dict[str, Any]:
+        username = args["username"]
+        self.store.create_user(username, args["password"])
+        return {"user": self._user_json(username)}
+
+    def get_user(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"user": self._user_json(args["username"])}
+
+    def update_password(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.store.set_password(args["username"], args["password"])
+        self.guard.forget_user(args["username"])
+        return {}
+
+    def update_admin(self, args: dict[str, Any]) -> dict[str, Any]:
+        if args.get("is_admin") is None:
+            raise InvalidParameterError("Missing value for required parameter 'is_admin'.")
+        self.store.set_admin(args["username"], args["is_admin"])
+        self.guard.forget_user(args["username"])
+        return {}
+
+    def delete_user(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.store.delete_user(args["username"])
+        self.guard.forget_user(args["username"])
+        return {}
+
+    def create_permission(self, args: dict[str, Any]) -> dict[str, Any]:
+        experiment_id, username = args["experiment_id"], args["username"]
+        permission = _permission(args["permission"])
+        self.store.grant(experiment_id, username, permission, existing=False)
+        self.guard.forget_user(username)
+        return {"experiment_permission": _grant_json(experiment_id, username, permission)}
+
+    def get_permission(self, args: dict[str, Any]) -> dict[str, Any]:
+        experiment_id, username = args["experiment_id"], args["username"]
+        if self.store.get_user(username) is None:
+            raise ResourceNotFoundError(f"No user {username!r}.")
+        permission = self.store.permission(experiment_id, username)
+        if permission is None:
+            raise ResourceNotFoundError(
+                f"User {username!r} has no permission on experiment {experiment_id} (the "
+                "server's default permission applies)."
+            )
+        return {"experiment_permission": _grant_json(experiment_id, username, permission)}
+
+    def update_permission(self, args: dict[str, Any]) -> dict[str, Any]:
+        username = args["username"]
+        permission = _permission(args["permission"])
+        self.store.grant(args["experiment_id"], username, permission, existing=True)
+        self.guard.forget_user(username)
+        return {}
+
+    def delete_permission(self, args: dict[str, Any]) -> dict[str, Any]:
+        username = args["username"]
+        self.store.revoke(args["experiment_id"], username)
+        self.guard.forget_user(username)
+        return {}
+
+
+def _handler(api: AuthApi | None, name: str) -> Handler:
+    """The handler ``name`` of ``api``; without auth, one refusing every call."""
+
+    def handle(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+        if api is None:
+            raise auth_not_enabled()
+        method: Callable[[dict[str, Any]], dict[str, Any]] = getattr(api, name)
+        return method(args)
+
+    return handle
+
+
+def _refuse_models(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+    raise _no_model_registry()
+
+
+def auth_endpoints(guard: AuthGuard | None) -> tuple[Endpoint, ...]:
+    """The endpoints as one server serves them: over ``guard`` with --auth; without it
+    (``None``), each answers a 400 saying authentication is off."""
+    api = None if guard is None else AuthApi(guard)
+    grant = (_EXPERIMENT, _USERNAME)
+    endpoints = [
+        Endpoint(
+            "users/create",
+            POST,
+            (_USERNAME, _PASSWORD),
+            _handler(api, "create_user"),
+            "Create a user (admins).",
+            "{user}",
+        ),
+        Endpoint(
+            "users/get",
+            GET,
+            (_USERNAME,),
+            _handler(api, "get_user"),
+            "A user with their experiment permissions (admins, or the user themself).",
+            "{user: {id, username, is_admin, experiment_permissions, "
+            "registered_model_permissions}}",
+        ),
+        Endpoint(
+            "users/update-password",
+            PATCH,
+            (_USERNAME, _PASSWORD),
+            _handler(api, "update_password"),
+            "Change a user's password (admins, or the user themself).",
+            "{}",
+        ),
+        Endpoint(
+            "users/update-admin",
+            PATCH,
+            (_USERNAME, Field("is_admin", BOOL, required=True, doc="Whether an admin.")),
+            _handler(api, "update_admin"),
+            "Make a user an admin or not (admins).",
+            "{}",
+        ),
+        Endpoint(
+            "users/delete",
+            DELETE,
+            (_USERNAME,),
+            _handler(api, "delete_user"),
+            "Delete a user with their tokens and permissions (admins).",
+            "{}",
+        ),
+        Endpoint(
+            "experiments/permissions/create",
+            POST,
+            (*grant, _PERMISSION),
+            _handler(api, "create_permission"),
+            "Grant a user a permission on an experiment (MANAGE on it, or admins).",
+            "{experiment_permission: {experiment_id, user_id, permission}}",
+        ),
+        Endpoint(
+            "experiments/permissions/get",
+            GET,
+            grant,
+            _handler(api, "get_permission"),
+            "A user's permission on an experiment (MANAGE on it, or admins).",
+            "{experiment_permission: {experiment_id, user_id, permission}}",
+        ),
+        Endpoint(
+            "experiments/permissions/update",
+            PATCH,
+            (*grant, _PERMISSION),
+            _handler(api, "update_permission"),
+            "Change a user's permission on an experiment (MANAGE on it, or admins).",
+            "{}",
+        ),
+        Endpoint(
+            "experiments/permissions/delete",
+            DELETE,
+            grant,
+            _handler(api, "delete_permission"),
+            "Remove a user's permission on an experiment (MANAGE on it, or admins).",
+            "{}",
+        ),
+    ]
+    for action, methods in (
+        ("create", POST),
+        ("get", GET),
+        ("update", PATCH),
+        ("delete", DELETE),
+    ):
+        endpoints.append(
+            Endpoint(
+                f"registered-models/permissions/{action}",
+                methods,
+                (_MODEL, _USERNAME, *(() if action in ("get", "delete") else (_PERMISSION,))),
+                _refuse_models,
+                "Always a 400: runstack has no model registry.",
+                "never answered",
+            )
+        )
+    return tuple(endpoints)
+
+
+ENDPOINTS = auth_endpoints(None)
