@@ -16,7 +16,7 @@ import pytest
 from runstack.auth.permissions import Permission
 from runstack.auth.store import AuthStore
 from runstack.server import handlers_ui
-from runstack.server.auth_guard import AuthSettings
+from runstack.server.auth_guard import AuthSettings, policy_path
 from runstack.server.background import BackgroundServer
 from runstack.server.config import ServerSettings
 from runstack.server.routes import ALL_ENDPOINTS
@@ -202,6 +202,27 @@ def _requests(e: str, r: str, n: int) -> dict[str, tuple[str, str, dict[str, Any
             "DELETE",
             {"experiment_id": e, "username": "read"},
         ),
+        # MLflow 3's per-user permissions (/api/3.0/).
+        "mlflow/users/permissions/grant": (
+            "MANAGE",
+            "POST",
+            {
+                "username": "no_permissions",
+                "resource_type": "experiment",
+                "resource_id": e,
+                "permission": "READ",
+            },
+        ),
+        "mlflow/users/permissions/revoke": (
+            "MANAGE",
+            "POST",
+            {"username": "edit", "resource_type": "experiment", "resource_id": e},
+        ),
+        "mlflow/users/permissions/get": (
+            "admin",
+            "GET",
+            {"username": "admin", "resource_type": "experiment", "resource_id": e},
+        ),
         # No model registry: a 400 for everyone, never a 403.
         **{
             f"mlflow/registered-models/permissions/{action}": (
@@ -224,16 +245,21 @@ FILTERED = {"mlflow/experiments/search", "runstack/ui/experiments", "mlflow/expe
 
 
 def test_every_endpoint_is_in_the_table() -> None:
-    paths = {e.full_path.removeprefix(API) for e in ALL_ENDPOINTS}
+    paths = {policy_path(e.full_path) for e in ALL_ENDPOINTS}
     paths.add(handlers_ui.config_endpoint(False).full_path.removeprefix(API))
     assert paths == set(_requests("1", "r", 0)) | FILTERED
 
 
+# Policy key -> the endpoint's path (most are below /api/2.0/, MLflow 3's auth API below 3.0).
+_FULL_PATHS = {policy_path(e.full_path): e.full_path for e in ALL_ENDPOINTS}
+
+
 def _send(url: str, method: str, path: str, body: dict[str, Any], level: str) -> httpx.Response:
     headers = _level_headers(level) if level != "admin" else basic(*ADMIN)
+    full = _FULL_PATHS.get(path, API + path)
     if method == "GET":
-        return httpx.get(url + API + path, params=body, headers=headers)
-    return httpx.request(method, url + API + path, json=body, headers=headers)
+        return httpx.get(url + full, params=body, headers=headers)
+    return httpx.request(method, url + full, json=body, headers=headers)
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """Which permission each API endpoint needs, on which experiment.
 
-Keyed by the endpoint's path under its prefix (``mlflow/...`` or ``runstack/...``); the
+Keyed by the endpoint's path below ``/api/<version>/`` (``mlflow/...`` or ``runstack/...``); the
 server's own alias prefixes (``/ajax-api/``) share the rule. An endpoint missing from this
 table is for admins only, so a new endpoint is closed until someone decides its rule (a test
 checks that every endpoint has one).
@@ -24,6 +24,7 @@ class Target(Enum):
     RUNS = "run_ids"  # the experiments of each of the request's run_ids
     ANSWER = "answer"  # the experiment in the answer (get-by-name): checked afterwards
     SELF = "username"  # the request's username must be the caller's own (users/get)
+    RESOURCE = "resource_id"  # MLflow 3's per-user permissions: the experiment's id
 
 
 class After(Enum):
@@ -93,6 +94,11 @@ RULES: dict[str, Rule] = {
     "mlflow/experiments/permissions/get": _MANAGE_EXP,
     "mlflow/experiments/permissions/update": _MANAGE_EXP,
     "mlflow/experiments/permissions/delete": _MANAGE_EXP,
+    # MLflow 3's per-user permissions (/api/3.0/), the form MLflow 3's AuthServiceClient
+    # uses: granting and revoking need MANAGE on the experiment; reading is for oneself.
+    "mlflow/users/permissions/grant": Rule(Permission.MANAGE, Target.RESOURCE),
+    "mlflow/users/permissions/revoke": Rule(Permission.MANAGE, Target.RESOURCE),
+    "mlflow/users/permissions/get": _SELF,
     "mlflow/registered-models/permissions/create": _ANY,
     "mlflow/registered-models/permissions/get": _ANY,
     "mlflow/registered-models/permissions/update": _ANY,

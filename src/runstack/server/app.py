@@ -38,6 +38,7 @@ from runstack.server.auth_session import session_header, session_routes
 from runstack.server.config import ServerSettings
 from runstack.server.endpoints import (
     AJAX_PREFIX,
+    CALLER,
     MLFLOW_PREFIX,
     RUNSTACK_AJAX_PREFIX,
     RUNSTACK_PREFIX,
@@ -248,6 +249,8 @@ def create_app(
     def call(
         endpoint: Endpoint, args: dict[str, Any], user: User | None
     ) -> dict[str, Any] | Response:
+        if endpoint.caller:
+            args = {**args, CALLER: None if user is None else user.username}
         if guard is not None and user is not None:
             guard.check(user, endpoint, args)
             body = endpoint.handler(holder.get(), args)

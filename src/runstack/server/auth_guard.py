@@ -28,7 +28,7 @@ from runstack.auth.store import AuthStore, User
 from runstack.errors import ApiError
 from runstack.server.endpoints import Endpoint
 
-_API_ROOT = "/api/2.0/"
+_API_ROOTS = ("/api/2.0/", "/api/3.0/")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,14 @@ class AuthSettings:
     def export(self) -> None:
         settings.SERVER_AUTH.export("true")
         settings.SERVER_AUTH_DEFAULT_PERMISSION.export(self.default_permission.name)
+
+
+def policy_path(full_path: str) -> str:
+    """The key of an endpoint in ``policy.RULES``: its path below ``/api/<version>/``."""
+    for root in _API_ROOTS:
+        if full_path.startswith(root):
+            return full_path.removeprefix(root)
+    return full_path
 
 
 def _denied(endpoint: Endpoint, needs: Permission, experiment_id: str | None) -> ApiError:
@@ -95,7 +103,7 @@ class AuthGuard:
         self.access.forget(username)
 
     def _rule(self, endpoint: Endpoint) -> Rule:
-        rule = rule_for(endpoint.full_path.removeprefix(_API_ROOT))
+        rule = rule_for(policy_path(endpoint.full_path))
         return ADMIN_ONLY if rule is None else rule
 
     def check(self, user: User, endpoint: Endpoint, args: dict[str, Any]) -> None:
@@ -121,7 +129,7 @@ class AuthGuard:
                     403,
                 )
             return
-        if target in (Target.EXPERIMENT, Target.EXPERIMENTS):
+        if target in (Target.EXPERIMENT, Target.EXPERIMENTS, Target.RESOURCE):
             raw = args.get(target.value)
             experiment_ids = ["0"] if raw is None and target is Target.EXPERIMENT else _ids(raw)
         else:

@@ -19,7 +19,7 @@ from runstack.auth.permissions import Permission
 from runstack.auth.store import AuthStore
 from runstack.errors import ApiError, InvalidParameterError, ResourceNotFoundError
 from runstack.server.auth_guard import AuthGuard
-from runstack.server.endpoints import GET, Endpoint, Handler
+from runstack.server.endpoints import CALLER, GET, MLFLOW_V3_PREFIX, Endpoint, Handler
 from runstack.server.fields import BOOL, STRING, Field
 from runstack.store.base import Store
 
@@ -99,7 +99,23 @@ class AuthApi:
         return {"user": self._user_json(args["username"])}
 
     def update_password(self, args: dict[str, Any]) -> dict[str, Any]:
-        self.store.set_password(args["username"], args["password"])
+        username, password = args["username"], args["password"]
+        if args[CALLER] == username:
+            # As MLflow 3: one's own password only with the current one (a borrowed
+            # session cannot change it); an admin changing another's needs none.
+            current = args.get("current_password")
+            if not current:
+                raise InvalidParameterError(
+                    "Changing your own password needs 'current_password' (your present "
+                    "password) too."
+                )
+            if self.store.verify_password(username, current) is None:
+                raise InvalidParameterError("'current_password' is not your present password.")
+            if password == current:
+                raise InvalidParameterError(
+                    "The new password must differ from the current password."
+                )
+        self.store.set_password(username, password)
         self.guard.forget_user(args["username"])
         return {}
 
@@ -111,6 +127,13 @@ class AuthApi:
         return {}
 
     def delete_user(self, args: dict[str, Any]) -> dict[str, Any]:
+        if args[CALLER] == args["username"]:
+            raise ApiError(
+                "You cannot delete your own account (you would lock yourself out); ask "
+                "another admin, or use `runstack users delete` on the server.",
+                "BAD_REQUEST",
+                400,
+            )
         self.store.delete_user(args["username"])
         self.guard.forget_user(args["username"])
         return {}
@@ -146,6 +169,50 @@ class AuthApi:
         self.store.revoke(args["experiment_id"], username)
         self.guard.forget_user(username)
         return {}
+
+    # -- MLflow 3's per-user permissions (resource_type "experiment" only) --------------
+
+    def grant(self, args: dict[str, Any]) -> dict[str, Any]:
+        experiment_id = _experiment_resource(args)
+        permission = _permission(args["permission"])
+        self.store.grant(experiment_id, args["username"], permission, existing=False)
+        self.guard.forget_user(args["username"])
+        return {}
+
+    def revoke(self, args: dict[str, Any]) -> dict[str, Any]:
+        experiment_id = _experiment_resource(args)
+        if self.store.get_user(args["username"]) is None:
+            raise ResourceNotFoundError(f"No user {args['username']!r}.")
+        self.store.revoke(experiment_id, args["username"])
+        self.guard.forget_user(args["username"])
+        return {}
+
+    def effective(self, args: dict[str, Any]) -> dict[str, Any]:
+        """What the user may do in the experiment, as the server decides it: admin, else
+        their grant, else the default. ``allowed``: may change it (EDIT or more), as MLflow's
+        ``can_use``."""
+        experiment_id = _experiment_resource(args)
+        user = self.store.get_user(args["username"])
+        if user is None:
+            raise ResourceNotFoundError(f"No user {args['username']!r}.")
+        grant = self.store.permission(experiment_id, user.username)
+        if user.is_admin:
+            permission = Permission.MANAGE
+        else:
+            permission = self.guard.access.default if grant is None else grant
+        return {"allowed": permission.allows(Permission.EDIT), "permission": permission.name}
+
+
+def _experiment_resource(args: dict[str, Any]) -> str:
+    """The experiment id of a per-user permission request (runstack has no other kind)."""
+    kind = args["resource_type"]
+    if kind != "experiment":
+        registry = " (runstack has no model registry)" if "model" in kind else ""
+        raise InvalidParameterError(
+            f"Invalid value {kind!r} for parameter 'resource_type': runstack has permissions "
+            f"on experiments only, use 'experiment'{registry}."
+        )
+    return str(args["resource_id"])
 
 
 def _handler(api: AuthApi | None, name: str) -> Handler:
@@ -190,10 +257,19 @@ def auth_endpoints(guard: AuthGuard | None) -> tuple[Endpoint, ...]:
         Endpoint(
             "users/update-password",
             PATCH,
-            (_USERNAME, _PASSWORD),
+            (
+                _USERNAME,
+                _PASSWORD,
+                Field(
+                    "current_password",
+                    STRING,
+                    doc="The present password: needed to change one's own.",
+                ),
+            ),
             _handler(api, "update_password"),
-            "Change a user's password (admins, or the user themself).",
+            "Change a user's password (admins, or the user themself with current_password).",
             "{}",
+            caller=True,
         ),
         Endpoint(
             "users/update-admin",
@@ -208,8 +284,9 @@ def auth_endpoints(guard: AuthGuard | None) -> tuple[Endpoint, ...]:
             DELETE,
             (_USERNAME,),
             _handler(api, "delete_user"),
-            "Delete a user with their tokens and permissions (admins).",
+            "Delete a user with their tokens and permissions (admins; not oneself).",
             "{}",
+            caller=True,
         ),
         Endpoint(
             "experiments/permissions/create",
@@ -244,6 +321,42 @@ def auth_endpoints(guard: AuthGuard | None) -> tuple[Endpoint, ...]:
             "{}",
         ),
     ]
+    resource = (
+        _USERNAME,
+        Field("resource_type", STRING, required=True, doc="Always 'experiment' here."),
+        Field("resource_id", STRING, required=True, doc="The experiment's id."),
+    )
+    for path, methods, fields, name, summary, response in (
+        (
+            "users/permissions/grant",
+            POST,
+            (*resource, _PERMISSION),
+            "grant",
+            "Grant a user a permission on an experiment (MANAGE on it, or admins).",
+            "{}",
+        ),
+        (
+            "users/permissions/revoke",
+            POST,
+            resource,
+            "revoke",
+            "Remove a user's permission on an experiment (MANAGE on it, or admins).",
+            "{}",
+        ),
+        (
+            "users/permissions/get",
+            GET,
+            resource,
+            "effective",
+            "What a user may do in an experiment (admins, or the user themself).",
+            "{allowed, permission}",
+        ),
+    ):
+        endpoints.append(
+            Endpoint(
+                path, methods, fields, _handler(api, name), summary, response, MLFLOW_V3_PREFIX
+            )
+        )
     for action, methods in (
         ("create", POST),
         ("get", GET),
