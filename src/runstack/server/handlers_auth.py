@@ -55,10 +55,13 @@ def _no_model_registry() -> ApiError:
 
 
 def _permission(value: str) -> Permission:
-    try:
-        return Permission.parse(value)
-    except ValueError as error:
-        raise InvalidParameterError(f"Invalid value for parameter 'permission': {error}") from None
+    """The permission named exactly ``value`` (as MLflow: upper case, no spaces)."""
+    if value not in Permission.__members__:
+        names = ", ".join(p.name for p in Permission)
+        raise InvalidParameterError(
+            f"Invalid value {value!r} for parameter 'permission': use one of {names}."
+        )
+    return Permission[value]
 
 
 def _grant_json(experiment_id: str, username: str, permission: Permission) -> dict[str, Any]:
