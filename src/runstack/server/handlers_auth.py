@@ -2,7 +2,10 @@
 ``AuthServiceClient`` (``mlflow.server.get_app_client("basic-auth", ...)``) manages the users
 of ``runstack server --auth``.
 
-Paths, methods, request fields and answers are MLflow's basic-auth app's. Who may call what
+Paths, methods, request fields and answers are MLflow's basic-auth app's: the user endpoints
+and ``experiments/permissions/...`` under /api/2.0/, and MLflow 3's per-user permissions
+(``users/permissions/grant``, ``revoke``, ``get``; what MLflow 3.17's client calls) under
+/api/3.0/. Registered-model permissions are a 400 (no model registry). Who may call what
 is in ``runstack.auth.policy`` like every other endpoint; these handlers only do the change
 and drop this process's cached credentials and grants of the user it touched, so that a
 changed password, a deleted user or a revoked grant takes effect here at once (other
