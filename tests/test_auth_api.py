@@ -26,8 +26,12 @@ from runstack.server.config import ServerSettings
 API = "/api/2.0/mlflow/"
 API_V3 = "/api/3.0/mlflow/"  # MLflow 3's per-user permissions
 ADMIN = ("admin", "admin password")
-# A venv with mlflow[auth]==3.17.2: mlflow-skinny cannot import mlflow.server.auth.client.
-MLFLOW_VENV = Path(os.environ.get("RUNSTACK_TEST_MLFLOW_VENV", "/work/authapi-venv"))
+# The Python of a venv with full MLflow: mlflow-skinny cannot import mlflow.server.auth.client
+# (it needs Flask-WTF and more). Made with: python3 -m venv V && V/bin/pip install
+# "mlflow[auth]==3.17.2"; the test is skipped without it.
+MLFLOW_AUTH_PYTHON = Path(
+    os.environ.get("RUNSTACK_TEST_MLFLOW_AUTH_PYTHON", "/work/authapi-venv/bin/python")
+)
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -456,15 +460,16 @@ _CLIENT_SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 @pytest.mark.skipif(
-    not (MLFLOW_VENV / "bin" / "python").exists(),
-    reason=f"no venv with mlflow[auth] at {MLFLOW_VENV} (mlflow-skinny lacks the auth client)",
+    not MLFLOW_AUTH_PYTHON.exists(),
+    reason=f"no Python with mlflow[auth] at {MLFLOW_AUTH_PYTHON} (set "
+    "RUNSTACK_TEST_MLFLOW_AUTH_PYTHON; mlflow-skinny lacks the auth client)",
 )
 def test_mlflow_s_own_auth_client(served: tuple[str, AuthStore], tmp_path: Path) -> None:
     url, auth = served
     e = new_experiment(url, "for eve")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     done = subprocess.run(
-        [str(MLFLOW_VENV / "bin" / "python"), "-c", _CLIENT_SCRIPT, url, e],
+        [str(MLFLOW_AUTH_PYTHON), "-c", _CLIENT_SCRIPT, url, e],
         capture_output=True,
         text=True,
         timeout=300,
