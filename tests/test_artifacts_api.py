@@ -97,8 +97,13 @@ def test_download_and_list_addressing(client: runstack.TrackingClient, tmp_path:
     got = client.download_artifacts(run_id, "a", str(dst))
     assert got == str(dst / "a")
     assert (dst / "a" / "b" / "two.txt").read_text() == "2"
-    with pytest.raises(ResourceNotFoundError, match="does not exist"):
-        client.download_artifacts(run_id, "a", str(tmp_path / "missing"))
+    # A missing destination is created with its parents, as MLflow 3 does.
+    made = client.download_artifacts(run_id, "a/one.txt", str(tmp_path / "missing" / "deeper"))
+    assert made == str(tmp_path / "missing" / "deeper" / "a" / "one.txt")
+    assert Path(made).read_text() == "1"
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InvalidParameterError, match="is not a folder"):
+        client.download_artifacts(run_id, "a", str(tmp_path / "a-file"))
     with pytest.raises(ResourceNotFoundError, match="'nope'"):
         client.download_artifacts(run_id, "nope")
     # runstack.artifacts creates dst_path and accepts runs:/ and location URIs.
