@@ -29,7 +29,7 @@ from runstack import __version__, settings
 from runstack.auth.authenticator import REALM
 from runstack.auth.store import AuthStore, User
 from runstack.errors import ApiError, InvalidParameterError, RunstackError, StoreUnavailableError
-from runstack.server import handlers_ui, handlers_ui_artifacts, reaper
+from runstack.server import handlers_auth, handlers_ui, handlers_ui_artifacts, reaper
 from runstack.server.artifact_settings import ArtifactSettings, narrow_endpoints, serve_store
 from runstack.server.artifacts import ROUTES as ARTIFACT_ROUTES
 from runstack.server.artifacts import ArtifactProxy
@@ -39,6 +39,7 @@ from runstack.server.config import ServerSettings
 from runstack.server.disconnect import call_cancellable, cancel_on_disconnect
 from runstack.server.endpoints import (
     AJAX_PREFIX,
+    CALLER,
     MLFLOW_PREFIX,
     RUNSTACK_AJAX_PREFIX,
     RUNSTACK_PREFIX,
@@ -141,12 +142,15 @@ def _too_large(size: int, limit: int) -> ApiError:
     )
 
 
-def _index(read_only: bool, destination: str | None = None) -> dict[str, Endpoint]:
+def _index(
+    read_only: bool, destination: str | None = None, guard: AuthGuard | None = None
+) -> dict[str, Endpoint]:
     table = {}
     for endpoint in (
         *ALL_ENDPOINTS,
         handlers_ui.config_endpoint(read_only),
         *handlers_ui_artifacts.artifact_endpoints(destination),
+        *handlers_auth.auth_endpoints(guard),
     ):
         table[endpoint.full_path] = endpoint
         if endpoint.prefix == MLFLOW_PREFIX:
@@ -227,9 +231,6 @@ def create_app(
     body_limit = config.max_body_bytes
     # Store calls block: they run on these threads (each may hold a database connection).
     workers = ThreadPoolExecutor(config.threads, thread_name_prefix="runstack-api")
-    endpoints = narrow_endpoints(
-        _index(config.read_only, artifact_settings.destination), artifact_settings
-    )
     proxy = ArtifactProxy(artifact_settings, config.read_only)
     document = openapi_document(ALL_ENDPOINTS)
     # --auth: every API request names its user, who needs a permission (auth_guard.py).
@@ -243,10 +244,15 @@ def create_app(
             else AuthStore.open(backend_store_uri),
             config.auth,
         )
+    endpoints = narrow_endpoints(
+        _index(config.read_only, artifact_settings.destination, guard), artifact_settings
+    )
 
     def call(
         endpoint: Endpoint, args: dict[str, Any], user: User | None
     ) -> dict[str, Any] | Response:
+        if endpoint.caller:
+            args = {**args, CALLER: None if user is None else user.username}
         if guard is not None and user is not None:
             guard.check(user, endpoint, args)
             body = endpoint.handler(holder.get(), args)
