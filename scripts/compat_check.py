@@ -76,7 +76,9 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def rewrite_imports(text: str) -> str:
     """``import mlflow`` -> ``import runstack as mlflow`` (and ``from mlflow.x`` likewise)."""
     text = _DOTTED_IMPORT.sub(
-        lambda m: f"{m.group(1)}import runstack as mlflow; import runstack.{m.group(2)}{m.group(3)}",
+        lambda m: (
+            f"{m.group(1)}import runstack as mlflow; import runstack.{m.group(2)}{m.group(3)}"
+        ),
         text,
     )
     text = _IMPORT_LINE.sub(lambda m: f"{m.group(1)}import runstack as mlflow{m.group(2)}", text)
@@ -89,9 +91,7 @@ def first_error(stderr: str) -> str:
     for index in range(len(lines) - 1, -1, -1):
         if lines[index].startswith("Traceback"):
             tail = [
-                line
-                for line in lines[index + 1 :]
-                if not line.startswith((" ", "\t", "^", "~"))
+                line for line in lines[index + 1 :] if not line.startswith((" ", "\t", "^", "~"))
             ]
             if tail:
                 return tail[0][:300]
@@ -171,7 +171,9 @@ def run_one(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scripts", type=Path, help="folder holding the scripts")
-    parser.add_argument("--manifest", type=Path, help="JSON manifest (default: SCRIPTS/manifest.json)")
+    parser.add_argument(
+        "--manifest", type=Path, help="JSON manifest (default: SCRIPTS/manifest.json)"
+    )
     parser.add_argument("--mlflow-python", default="", help="Python with MLflow installed")
     parser.add_argument(
         "--runstack-python", default=sys.executable, help="Python with runstack installed"

@@ -248,3 +248,41 @@ def test_module_mode_runs_a_module_like_python_m(tmp_path: Path) -> None:
     (run,) = runstack.TrackingClient(uri).search_runs(["0"])
     assert run.info.run_name == "from-module"
     assert run.data.params == {"argv": "--epochs 2"}
+
+
+@pytest.mark.slow  # a child interpreter
+def test_more_mlflow_module_paths_under_the_alias() -> None:
+    done = run_python(
+        """
+        from runstack.script_runner import aliases
+        aliases.install()
+        import mlflow
+        import runstack
+        from mlflow import *  # noqa: F403
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_USER
+        from mlflow.entities.run_status import RunStatus
+        from mlflow.entities.view_type import ViewType
+        from mlflow.entities.lifecycle_stage import LifecycleStage
+        from mlflow.store.entities.paged_list import PagedList
+        from mlflow.store.entities import PagedList as Paged
+        assert mlflow.__version__ == runstack.__version__
+        assert start_run is runstack.start_run  # noqa: F405
+        assert (MLFLOW_RUN_NAME, MLFLOW_PARENT_RUN_ID, MLFLOW_USER) == (
+            "mlflow.runName", "mlflow.parentRunId", "mlflow.user")
+        assert RunStatus is runstack.RunStatus and ViewType is runstack.ViewType
+        assert LifecycleStage.ACTIVE == "active"
+        assert PagedList is Paged is runstack.entities.PagedList
+        assert mlflow.get_parent_run is runstack.get_parent_run
+        for bad in ("import mlflow.utils.time", "mlflow.utils.file_utils", "mlflow.store.db"):
+            try:
+                exec(bad)
+            except (ImportError, AttributeError) as error:
+                print("REFUSED", str(error).split(" is a part")[0])
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "REFUSED runstack run: 'mlflow.utils.time'",
+        "REFUSED runstack run: 'mlflow.utils.file_utils'",
+        "REFUSED runstack run: 'mlflow.store.db'",
+    ]

@@ -73,6 +73,11 @@ def reset() -> None:
     _explicit_uri = None
 
 
+def is_tracking_uri_set() -> bool:
+    """Whether a tracking URI was chosen (``set_tracking_uri`` or ``MLFLOW_TRACKING_URI``)."""
+    return _explicit_uri is not None or TRACKING_URI.read() is not None
+
+
 def get_tracking_uri() -> str:
     """The URI in effect now, always in absolute form."""
     if _explicit_uri is not None:
