@@ -1,5 +1,4 @@
-"""Module-level functions MLflow scripts call that are plain run management:
-``get_parent_run``, ``delete_experiment_tag``, ``is_tracking_uri_set`` (on both stores)."""
+"""``delete_experiment_tag`` at module level, as MLflow's fluent API has it (both stores)."""
 
 from __future__ import annotations
 
@@ -7,23 +6,7 @@ import pytest
 
 import runstack
 from readback import fresh_client
-from runstack.errors import ResourceNotFoundError
-
-
-def test_get_parent_run_follows_the_parent_tag(tracking: str) -> None:
-    with runstack.start_run(run_name="outer") as outer, runstack.start_run(nested=True) as inner:
-        runstack.log_param("depth", 1)
-    parent = runstack.get_parent_run(inner.info.run_id)
-    assert parent is not None
-    assert parent.info.run_id == outer.info.run_id
-    assert parent.info.run_name == "outer"
-    assert parent.info.status == "FINISHED"
-    assert runstack.get_parent_run(outer.info.run_id) is None
-
-
-def test_get_parent_run_of_an_unknown_run_is_not_found(tracking: str) -> None:
-    with pytest.raises(ResourceNotFoundError, match="0123456789abcdef"):
-        runstack.get_parent_run("0123456789abcdef")
+from runstack.errors import InvalidParameterError
 
 
 def test_delete_experiment_tag_removes_it_from_the_current_experiment(tracking: str) -> None:
@@ -35,8 +18,14 @@ def test_delete_experiment_tag_removes_it_from_the_current_experiment(tracking: 
     assert fresh_client().get_experiment("0").tags == {}
 
 
-def test_is_tracking_uri_set_at_top_level(tracking: str) -> None:
-    assert runstack.is_tracking_uri_set()  # the fixture set it
-    from runstack.tracking import is_tracking_uri_set
+def test_delete_experiment_tag_uses_the_default_experiment_when_none_is_set(tracking: str) -> None:
+    runstack.set_experiment_tag("owner", "ana")
+    runstack.delete_experiment_tag("owner")
+    assert fresh_client().get_experiment("0").tags == {}
 
-    assert is_tracking_uri_set is runstack.is_tracking_uri_set
+
+def test_delete_experiment_tag_with_a_bad_key_is_refused(tracking: str) -> None:
+    runstack.set_experiment_tag("owner", "ana")
+    with pytest.raises(InvalidParameterError):
+        runstack.delete_experiment_tag("")
+    assert fresh_client().get_experiment("0").tags == {"owner": "ana"}

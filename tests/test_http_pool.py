@@ -56,7 +56,7 @@ class EchoServer:
                 if close_after_reply:
                     self.close_connection = True
 
-            do_GET = do_POST = _answer
+            do_GET = do_POST = do_PUT = _answer
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -185,3 +185,41 @@ def test_https_without_verification_when_asked(
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_INSECURE_TLS", "true")
     assert HttpSession(tls_server.url).call("POST", PATH, {})["body"] == "{}"
+
+
+def test_a_file_body_is_sent_whole_with_its_headers(tmp_path: Path) -> None:
+    payload = "".join(f"line {i}\n" for i in range(200_000))  # about 2 MB: several blocks
+    source = tmp_path / "body.txt"
+    source.write_text(payload)
+    with EchoServer() as server:
+        pool = http_pool.ConnectionPool(server.url, timeout=10)
+        for _ in range(2):  # the second request reuses the kept-alive connection
+            with (
+                open(source, "rb") as body,
+                pool.stream(
+                    "PUT", "/upload", body, len(payload), {"Content-Type": "text/plain"}
+                ) as response,
+            ):
+                seen = json.loads(response.read())
+            assert seen["body"] == payload
+            assert seen["line"] == "PUT /upload HTTP/1.1"
+            assert seen["headers"]["Content-Length"] == str(len(payload))
+            assert seen["headers"]["Content-Type"] == "text/plain"
+            assert seen["headers"]["Host"] == f"127.0.0.1:{server.port}"
+    assert server.connections == 1
+
+
+def test_a_file_shorter_than_its_declared_length_fails_the_request(tmp_path: Path) -> None:
+    source = tmp_path / "short.bin"
+    source.write_bytes(b"x" * 1000)
+    with EchoServer() as server:
+        pool = http_pool.ConnectionPool(server.url, timeout=5)
+        with (
+            open(source, "rb") as body,
+            pytest.raises(http_pool.TransportFailed, match="1000"),
+            pool.stream("PUT", "/upload", body, 5000),
+        ):
+            pass
+        # The broken connection is not reused: the next request gets a new one.
+        assert json.loads(pool.request("GET", "/after").body)["line"] == "GET /after HTTP/1.1"
+    assert server.connections == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from runstack.artifacts.fluent import (
     get_artifact_uri,
+    load_table,
     log_artifact,
     log_artifacts,
     log_dict,
@@ -131,6 +132,7 @@ __all__ = [
     "get_tracking_uri",
     "is_tracking_uri_set",
     "last_active_run",
+    "load_table",
     "log_artifact",
     "log_artifacts",
     "log_dict",

@@ -60,7 +60,7 @@ def get_run(run_id: str) -> Run:
 
 
 def get_parent_run(run_id: str) -> Run | None:
-    """The parent of a nested run (named by its ``mlflow.parentRunId`` tag), or None."""
+    """The parent of a nested run (from its ``mlflow.parentRunId`` tag), or None."""
     client = _client()
     parent_id = client.get_run(run_id).data.tags.get(PARENT_RUN_ID)
     return None if parent_id is None else client.get_run(parent_id)

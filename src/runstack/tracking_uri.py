@@ -74,8 +74,9 @@ def reset() -> None:
 
 
 def is_tracking_uri_set() -> bool:
-    """Whether a tracking URI was chosen (``set_tracking_uri`` or ``MLFLOW_TRACKING_URI``)."""
-    return _explicit_uri is not None or TRACKING_URI.read() is not None
+    """Whether a store was chosen: by ``set_tracking_uri`` or ``MLFLOW_TRACKING_URI``
+    (False means the default, ``./runstack.db``, is in effect)."""
+    return _explicit_uri is not None or bool(TRACKING_URI.read())
 
 
 def get_tracking_uri() -> str:

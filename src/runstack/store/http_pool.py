@@ -33,6 +33,32 @@ MAX_IDLE = 32
 STREAM_BLOCK = 1 << 20
 
 
+def _send_file(
+    connection: http.client.HTTPConnection,
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    body: BinaryIO,
+    size: int,
+) -> None:
+    """Send a request whose body is ``size`` bytes of an open file, from its current
+    position, with ``sendfile``: the bytes go from the page cache to the socket without
+    passing through Python (a third of the client's CPU for a large upload)."""
+    names = {name.lower() for name in headers}
+    connection.putrequest(
+        method, target, skip_host="host" in names, skip_accept_encoding="accept-encoding" in names
+    )
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    assert connection.sock is not None  # endheaders connected it
+    sent = connection.sock.sendfile(body, body.tell(), size)
+    if sent != size:
+        raise http.client.HTTPException(
+            f"the file changed while it was sent: {sent} of {size} bytes"
+        )
+
+
 class ConnectFailed(Exception):
     """No connection could be opened: the request certainly never reached the server."""
 
@@ -136,7 +162,10 @@ class ConnectionPool:
                 raise ValueError("a streamed body needs its length")
             all_headers["Content-Length"] = str(size)
         try:
-            connection.request(method, target, body=body, headers=all_headers)
+            if isinstance(body, bytes) or body is None or self.https or size is None:
+                connection.request(method, target, body=body, headers=all_headers)
+            else:
+                _send_file(connection, method, target, all_headers, body, size)
             response = connection.getresponse()
         except (OSError, http.client.HTTPException) as error:
             connection.close()

@@ -16,3 +16,4 @@ __all__ = [
     "is_tracking_uri_set",
     "set_tracking_uri",
 ]
+
