@@ -203,7 +203,8 @@ def main() -> int:
     print(f"| --- | {' | '.join('---' for _ in sides)} | --- |")
     for entry in chosen:
         outcomes = {side: run_one(entry, by_name, args.scripts, side, args) for side in sides}
-        error = next((o.error for o in outcomes.values() if o.result != "ok"), "")
+        # runstack's error when it failed (that is what needs looking at), else MLflow's.
+        error = next((o.error for o in reversed(outcomes.values()) if o.result != "ok"), "")
         cells = " | ".join(outcomes[s].result for s in sides)
         print(f"| {entry.script} | {cells} | {error.replace('|', '/')} |", flush=True)
         rows.append(

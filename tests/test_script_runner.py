@@ -273,6 +273,12 @@ def test_more_mlflow_module_paths_under_the_alias() -> None:
         assert LifecycleStage.ACTIVE == "active"
         assert PagedList is Paged is runstack.entities.PagedList
         assert mlflow.get_parent_run is runstack.get_parent_run
+        import mlflow.data
+        from mlflow.data.pandas_dataset import PandasDataset
+        from mlflow.data.sources import LocalArtifactDatasetSource
+        assert mlflow.data.from_pandas is runstack.data.from_pandas
+        assert PandasDataset is runstack.data.PandasDataset
+        assert LocalArtifactDatasetSource is runstack.data.LocalArtifactDatasetSource
         for bad in ("import mlflow.utils.time", "mlflow.utils.file_utils", "mlflow.store.db"):
             try:
                 exec(bad)

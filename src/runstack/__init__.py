@@ -9,6 +9,7 @@ This module imports no database, web or CLI library: the store is opened on firs
 
 from __future__ import annotations
 
+from runstack import data
 from runstack.artifacts.fluent import (
     get_artifact_uri,
     load_table,
@@ -118,6 +119,7 @@ __all__ = [
     "__version__",
     "active_run",
     "create_experiment",
+    "data",
     "delete_experiment",
     "delete_experiment_tag",
     "delete_run",

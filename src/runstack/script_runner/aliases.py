@@ -42,6 +42,14 @@ ALIASES: dict[str, str | None] = {
     "mlflow": "runstack",
     "mlflow.artifacts": "runstack.artifacts",
     "mlflow.client": "runstack.client",
+    "mlflow.data": "runstack.data",
+    "mlflow.data.code_dataset_source": "runstack.data.sources",
+    "mlflow.data.dataset": "runstack.data.datasets",
+    "mlflow.data.dataset_source": "runstack.data.sources",
+    "mlflow.data.http_dataset_source": "runstack.data.sources",
+    "mlflow.data.numpy_dataset": "runstack.data.datasets",
+    "mlflow.data.pandas_dataset": "runstack.data.datasets",
+    "mlflow.data.sources": "runstack.data.sources",
     "mlflow.entities": "runstack.entities",
     **{f"mlflow.entities.{name}": "runstack.entities" for name in _ENTITY_MODULES},
     "mlflow.exceptions": "runstack.exceptions",
@@ -57,7 +65,9 @@ ALIASES: dict[str, str | None] = {
 # Dunder names a script may read from a module (``mlflow.__version__``, ``from mlflow import
 # *``); every other dunder is the alias module's own.
 _PASSED_DUNDERS = frozenset({"__version__", "__all__"})
-PROVIDED = ", ".join(sorted(name for name in ALIASES if not name.startswith("mlflow.entities.")))
+PROVIDED = ", ".join(
+    sorted(name for name in ALIASES if not name.startswith(("mlflow.entities.", "mlflow.data.")))
+)
 
 
 def _missing_part(name: str) -> str:
