@@ -96,6 +96,11 @@ class SettingError(InvalidParameterError):
         self.rule = rule
 
 
+class LocalPathNotFoundError(InvalidParameterError, FileNotFoundError):
+    """A file or folder to log that does not exist. Also a ``FileNotFoundError``, which is
+    what MLflow raises there, so scripts that catch that still catch it."""
+
+
 class SearchTimeoutError(InvalidParameterError):
     """A search that ran longer than the store's statement timeout and was stopped: a 400,
     since the same search would be stopped again (clients do not retry it)."""
