@@ -222,6 +222,8 @@ def test_mlflow_compatible_entity_helpers() -> None:
     with pytest.raises(InvalidParameterError, match="'gone'"):
         LifecycleStage.matches_view_type(ViewType.ALL, "gone")
     assert SourceType.from_string("LOCAL") == 4 and SourceType.to_string(1) == "NOTEBOOK"
+    assert [ViewType.to_string(v) for v in ViewType] == ["active_only", "deleted_only", "all"]
+    assert ViewType.from_string("all") is ViewType.from_string("ALL") is ViewType.ALL
     error = MlflowException.invalid_parameter_value("bad x")
     assert error.get_http_status_code() == 400
     assert json.loads(error.serialize_as_json()) == {
