@@ -294,3 +294,12 @@ def test_more_mlflow_module_paths_under_the_alias() -> None:
         "REFUSED runstack run: 'mlflow.utils.file_utils'",
         "REFUSED runstack run: 'mlflow.store.db'",
     ]
+
+
+def test_missing_part_message_names_the_provided_packages_once() -> None:
+    from runstack.script_runner import aliases
+
+    assert aliases.PROVIDED == (
+        "mlflow, mlflow.artifacts, mlflow.client, mlflow.data, mlflow.entities, "
+        "mlflow.exceptions, mlflow.store.entities, mlflow.tracking, mlflow.utils.mlflow_tags"
+    )

@@ -65,9 +65,20 @@ ALIASES: dict[str, str | None] = {
 # Dunder names a script may read from a module (``mlflow.__version__``, ``from mlflow import
 # *``); every other dunder is the alias module's own.
 _PASSED_DUNDERS = frozenset({"__version__", "__all__"})
-PROVIDED = ", ".join(
-    sorted(name for name in ALIASES if not name.startswith(("mlflow.entities.", "mlflow.data.")))
-)
+
+
+def _provided() -> str:
+    """The provided modules, for messages: each package once (not its submodules), and
+    none of the partial packages (``mlflow.utils``) that hold only a provided submodule."""
+    shown = []
+    for name, target in ALIASES.items():
+        parent = name.rpartition(".")[0]
+        if target is not None and (parent in ("", "mlflow") or ALIASES.get(parent) is None):
+            shown.append(name)
+    return ", ".join(sorted(shown))
+
+
+PROVIDED = _provided()
 
 
 def _missing_part(name: str) -> str:
