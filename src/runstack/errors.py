@@ -5,6 +5,7 @@
     RunstackError                      base: ``error_code``, ``http_status``; alias MlflowException
     ├── InvalidParameterError          INVALID_PARAMETER_VALUE, 400: a bad value from the caller
     │   ├── SettingError               an environment variable breaks its rule (runstack.settings)
+    │   ├── LocalPathNotFoundError     a file or folder to log is missing (also FileNotFoundError)
     │   ├── SearchTimeoutError         a search stopped by the statement timeout (not retried)
     │   └── FilterSyntaxError          a malformed filter, with the position of the fault (UI API)
     ├── ResourceNotFoundError          RESOURCE_DOES_NOT_EXIST, 404: no such run/experiment/tag
