@@ -25,9 +25,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-_IMPORT_LINE = re.compile(r"^(\s*)import mlflow(\s*(#.*)?)$", re.MULTILINE)
+_IMPORT_STATEMENT = re.compile(r"^(\s*)import\s+([^#\n]+?)(\s*#.*)?$", re.MULTILINE)
+_IMPORTED = re.compile(r"^mlflow(\.[\w.]+)?(?:\s+as\s+(\w+))?$")
 _FROM_LINE = re.compile(r"^(\s*)from mlflow(\.[\w.]+)? import ", re.MULTILINE)
-_DOTTED_IMPORT = re.compile(r"^(\s*)import mlflow\.([\w.]+)(.*)$", re.MULTILINE)
 
 
 @dataclass
@@ -73,15 +73,30 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _rewrite_import_item(item: str) -> str:
+    """One name of an ``import`` statement: ``mlflow[.sub] [as x]`` becomes runstack's."""
+    found = _IMPORTED.match(item.strip())
+    if found is None:
+        return item.strip()
+    sub, alias = found.group(1), found.group(2)
+    if alias:
+        return f"runstack{sub or ''} as {alias}"
+    # `import mlflow.sub` binds `mlflow` and loads the submodule: do both.
+    return "runstack as mlflow" + (f", runstack{sub}" if sub else "")
+
+
 def rewrite_imports(text: str) -> str:
-    """``import mlflow`` -> ``import runstack as mlflow`` (and ``from mlflow.x`` likewise)."""
-    text = _DOTTED_IMPORT.sub(
-        lambda m: (
-            f"{m.group(1)}import runstack as mlflow; import runstack.{m.group(2)}{m.group(3)}"
-        ),
-        text,
-    )
-    text = _IMPORT_LINE.sub(lambda m: f"{m.group(1)}import runstack as mlflow{m.group(2)}", text)
+    """``import mlflow`` -> ``import runstack as mlflow`` (in any ``import a, b`` list, with
+    ``as``, and submodules) and ``from mlflow.x import`` -> ``from runstack.x import``."""
+
+    def statement(found: re.Match[str]) -> str:
+        items = found.group(2).split(",")
+        if not any(_IMPORTED.match(item.strip()) for item in items):
+            return found.group(0)
+        names = ", ".join(_rewrite_import_item(item) for item in items)
+        return f"{found.group(1)}import {names}{found.group(3) or ''}"
+
+    text = _IMPORT_STATEMENT.sub(statement, text)
     return _FROM_LINE.sub(lambda m: f"{m.group(1)}from runstack{m.group(2) or ''} import ", text)
 
 
@@ -139,7 +154,8 @@ def run_one(
         run_dir = prepare(entry, scripts, Path(tmp), style)
         code = Path(tmp) / "code"
         folder = (scripts / entry.script).parent
-        steps = [by_name[name] for name in entry.setup] + [entry]
+        # A setup script need not be an entry of its own (then it runs with no arguments).
+        steps = [by_name.get(name, Entry(script=name)) for name in entry.setup] + [entry]
         started = time.monotonic()
         for step in steps:
             script = code / (scripts / step.script).relative_to(folder)
