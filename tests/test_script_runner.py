@@ -300,6 +300,6 @@ def test_missing_part_message_names_the_provided_packages_once() -> None:
     from runstack.script_runner import aliases
 
     assert aliases.PROVIDED == (
-        "mlflow, mlflow.artifacts, mlflow.client, mlflow.data, mlflow.entities, "
+        "mlflow, mlflow.artifacts, mlflow.client, mlflow.config, mlflow.data, mlflow.entities, "
         "mlflow.exceptions, mlflow.store.entities, mlflow.tracking, mlflow.utils.mlflow_tags"
     )

@@ -9,7 +9,7 @@ This module imports no database, web or CLI library: the store is opened on firs
 
 from __future__ import annotations
 
-from runstack import data
+from runstack import config, data
 from runstack.artifacts.fluent import (
     get_artifact_uri,
     load_table,
@@ -118,6 +118,7 @@ __all__ = [
     "ViewType",
     "__version__",
     "active_run",
+    "config",
     "create_experiment",
     "data",
     "delete_experiment",

@@ -42,6 +42,7 @@ ALIASES: dict[str, str | None] = {
     "mlflow": "runstack",
     "mlflow.artifacts": "runstack.artifacts",
     "mlflow.client": "runstack.client",
+    "mlflow.config": "runstack.config",
     "mlflow.data": "runstack.data",
     "mlflow.data.code_dataset_source": "runstack.data.sources",
     "mlflow.data.dataset": "runstack.data.datasets",
