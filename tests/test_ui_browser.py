@@ -215,6 +215,15 @@ def test_runs_tree_columns_sort_filter_and_csv(tab: Tab, site: Site) -> None:
     assert names(page) == [XSS_NAME, "gamma", "beta", "alpha", "parent-run"]
     page.get_by_role("button", name="Expand 2 child runs").click()
     expect(page.locator("td.name.depth-1 a")).to_have_text(["child-b", "child-a"])
+    # The open parent is in the URL: a reload shows the same tree.
+    expect(page).to_have_url(re.compile(r"open=[0-9a-f]{32}"))
+    page.reload()
+    expect(page.locator("td.name.depth-1 a")).to_have_text(["child-b", "child-a"])
+    page.get_by_role("button", name="Collapse 2 child runs").click()
+    expect(page.locator("td.name.depth-1 a")).to_have_count(0)
+    assert "open=" not in page.url
+    page.get_by_role("button", name="Expand 2 child runs").click()
+    expect(page.locator("td.name.depth-1 a")).to_have_text(["child-b", "child-a"])
 
     # Pick a metric column through the searching picker.
     page.get_by_role("button", name="Columns…").click()

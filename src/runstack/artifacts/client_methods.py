@@ -319,17 +319,19 @@ class ArtifactMethods:
     def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
         """A local path holding the artifact file or folder ``path``.
 
-        Into ``dst_path`` (an existing folder) when given, keeping ``path``'s folders; else a
+        Into ``dst_path`` (made when missing) when given, keeping ``path``'s folders; else a
         local store's own file is returned as is and others go to a new temporary folder."""
         relative = safe_relative_path(path)
         repository = self.artifact_repository(run_id)
-        return fetch(repository, relative, dst_path, must_exist=True)
+        return fetch(repository, relative, dst_path)
 
 
 def fetch(
-    repository: ArtifactRepository, relative: str, dst_path: str | None, must_exist: bool
+    repository: ArtifactRepository, relative: str, dst_path: str | None
 ) -> str:
-    """Download ``relative`` from ``repository`` following MLflow's destination rules."""
+    """Download ``relative`` from ``repository`` following MLflow's destination rules: into
+    ``dst_path`` (created with its parents when missing, as MLflow 3 does), else a local
+    artifact in place, else a new temporary folder."""
     import tempfile
 
     if dst_path is None:
@@ -343,10 +345,6 @@ def fetch(
     else:
         destination = Path(dst_path).absolute()
         if not destination.exists():
-            if must_exist:
-                raise ResourceNotFoundError(
-                    f"The destination folder {str(destination)!r} does not exist; create it first."
-                )
             destination.mkdir(parents=True)
         elif not destination.is_dir():
             raise InvalidParameterError(f"The destination {str(destination)!r} is not a folder.")

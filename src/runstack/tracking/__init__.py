@@ -16,4 +16,3 @@ __all__ = [
     "is_tracking_uri_set",
     "set_tracking_uri",
 ]
-
