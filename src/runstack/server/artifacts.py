@@ -78,8 +78,9 @@ _STORAGE_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 def _storage_full(error: OSError) -> ApiError:
     """A 507 for an upload the destination had no room for (the partial file is removed)."""
     logger.warning("runstack server: artifact storage is full: %s", error)
+    reason = os.strerror(error.errno or 0)  # set: only _STORAGE_FULL codes come here
     return ApiError(
-        f"The server's artifact storage has no room for this upload ({os.strerror(error.errno)});"
+        f"The server's artifact storage has no room for this upload ({reason});"
         " nothing was stored. Free space at the server's --artifacts-destination.",
         "RESOURCE_EXHAUSTED",
         507,
