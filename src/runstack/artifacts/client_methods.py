@@ -326,9 +326,7 @@ class ArtifactMethods:
         return fetch(repository, relative, dst_path)
 
 
-def fetch(
-    repository: ArtifactRepository, relative: str, dst_path: str | None
-) -> str:
+def fetch(repository: ArtifactRepository, relative: str, dst_path: str | None) -> str:
     """Download ``relative`` from ``repository`` following MLflow's destination rules: into
     ``dst_path`` (created with its parents when missing, as MLflow 3 does), else a local
     artifact in place, else a new temporary folder."""
