@@ -63,6 +63,18 @@ class Context:
     scratch: Path
     _made: dict[str, Path] = field(default_factory=dict)
     samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # case -> side -> s
+    # What the samples of the current line wrote, removed once the line is done: deleting
+    # 10,000 files makes the next thousands of file creations on ext4 several times slower
+    # for a few seconds, which would fall on whichever side happens to come next.
+    leftovers: list[Path] = field(default_factory=list)
+
+    def remove_leftovers(self) -> None:
+        for path in self.leftovers:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        self.leftovers.clear()
 
     def big_file(self) -> Path:
         """One file of ``big_file_mb`` MB (incompressible), made once."""
@@ -106,13 +118,11 @@ def run_case(ctx: Context, impl: str, case: str, source: Path) -> dict[str, Any]
     os.sync()  # the previous sample's dirty pages must not be written during this one
     cmd = [str(ctx.pythons[impl]), str(WORKLOAD), "--impl", impl, "--case", case,
            "--dir", str(workdir), "--source", str(source)]  # fmt: skip
-    try:
-        proc = subprocess.run(
-            cmd, cwd=workdir, env=child_env(), capture_output=True, text=True,
-            timeout=CHILD_TIMEOUT, check=False,
-        )  # fmt: skip
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    ctx.leftovers.append(workdir)
+    proc = subprocess.run(
+        cmd, cwd=workdir, env=child_env(), capture_output=True, text=True,
+        timeout=CHILD_TIMEOUT, check=False,
+    )  # fmt: skip
     if proc.returncode != 0:
         raise BenchError(f"{impl} {case}: exit {proc.returncode}\n{tail(proc.stderr)}")
     result = parse_last_json_line(proc.stdout, f"{impl} {case}")
@@ -126,20 +136,16 @@ def sample_case(ctx: Context, impl: str, case: str, source: Path) -> float:
     return float(run_case(ctx, impl, case, source)["seconds"])
 
 
-def sample_cp(source: Path) -> float:
+def sample_cp(ctx: Context, source: Path) -> float:
     """One ``cp`` (``cp -r`` for a folder) to a fresh name on the same filesystem: what the
     kernel and the file system cost, with no Python and no tracking."""
-    target = WORK_ROOT / f"cp-{os.getpid()}"
+    target = WORK_ROOT / f"cp-{os.getpid()}-{len(ctx.leftovers)}"
+    ctx.leftovers.append(target)
     os.sync()
     log("  cp -r" if source.is_dir() else "  cp")
     start = time.perf_counter()
     subprocess.run(["cp", "-r", str(source), str(target)], check=True)
-    seconds = time.perf_counter() - start
-    if target.is_dir():
-        shutil.rmtree(target)
-    else:
-        target.unlink()
-    return seconds
+    return time.perf_counter() - start
 
 
 def best_seconds(
@@ -150,14 +156,17 @@ def best_seconds(
     sample down). Sides not measured are None."""
     sides: dict[str, Callable[[], float]] = {}
     if with_cp:
-        sides["cp"] = lambda: sample_cp(source)
+        sides["cp"] = lambda: sample_cp(ctx, source)
     for impl in IMPLS:
         if impl in ctx.pythons:
             sides[impl] = functools.partial(sample_case, ctx, impl, case, source)
     samples: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(ctx.settings.repeat):
-        for name, sample in sides.items():
-            samples[name].append(sample())
+    try:
+        for _ in range(ctx.settings.repeat):
+            for name, sample in sides.items():
+                samples[name].append(sample())
+    finally:
+        ctx.remove_leftovers()
     best: dict[str, float | None] = {impl: None for impl in IMPLS}
     best.update({name: min(times) for name, times in samples.items()})
     ctx.samples[case] = samples  # every sample, for the JSON report
