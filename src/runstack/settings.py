@@ -14,7 +14,8 @@ program using runstack sets, docs/server.md the REST client's and the server's;
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -252,6 +253,25 @@ SERVER_AUTH_DEFAULT_PERMISSION: Setting[str | None] = Setting(
 SEARCH_TIMEOUT: Setting[float] = Setting(
     "RUNSTACK_SEARCH_TIMEOUT", 30.0, _positive_seconds, _SECONDS_RULE, (SERVER_DOC,)
 )
+
+
+# Python's own variables --------------------------------------------------------------------
+
+
+@contextmanager
+def python_path_first(folder: str) -> Iterator[None]:
+    """``folder`` first on ``PYTHONPATH`` (which child Pythons read at start-up) while the
+    block runs; the variable is put back as it was afterwards. Not a runstack setting, but
+    this module is where the environment is read and written."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = folder if not before else folder + os.pathsep + before
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
 
 
 def all_settings() -> list[Setting[object]]:

@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from runstack import settings
+
 HOOK_MARK = "runstack-run-hook-"
 
 # The child's sitecustomize. It must not fail: a broken start-up hook would break every child.
@@ -52,13 +54,8 @@ def inherited_alias() -> Iterator[str]:
     folder = tempfile.mkdtemp(prefix=HOOK_MARK)
     with open(os.path.join(folder, "sitecustomize.py"), "w", encoding="utf-8") as hook:
         hook.write(_HOOK)
-    before = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = folder if not before else folder + os.pathsep + before
     try:
-        yield folder
+        with settings.python_path_first(folder):
+            yield folder
     finally:
-        if before is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = before
         shutil.rmtree(folder, ignore_errors=True)
