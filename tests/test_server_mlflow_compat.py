@@ -134,3 +134,45 @@ def test_bad_fields_are_worded_as_mlflow_words_them(store_uri: str, clean_env: P
             assert wording in answer.json()["message"], answer.json()["message"]
         created = httpx.get(f"{api}/experiments/get-by-name", params={"experiment_name": "n"})
         assert created.status_code == 404  # nothing was created
+
+
+def test_bulk_interval_keeps_the_order_of_the_runs_asked(store_uri: str, clean_env: Path) -> None:
+    with BackgroundServer(store_uri) as url:
+        api = f"{url}/api/2.0/mlflow"
+        run_ids = []
+        for value in range(4):
+            made = httpx.post(f"{api}/runs/create", json={"experiment_id": "0"}).json()
+            run_id = made["run"]["info"]["run_id"]
+            metric = {"run_id": run_id, "key": "m", "value": value, "timestamp": 1, "step": 0}
+            assert httpx.post(f"{api}/runs/log-metric", json=metric).status_code == 200
+            run_ids.append(run_id)
+        for order in (run_ids, run_ids[::-1], [run_ids[2], run_ids[0], run_ids[2]]):
+            answer = httpx.get(
+                f"{api}/metrics/get-history-bulk-interval",
+                params={"run_ids": order, "metric_key": "m"},
+            )
+            assert answer.status_code == 200, answer.text
+            assert [m["run_id"] for m in answer.json()["metrics"]] == list(dict.fromkeys(order))
+
+
+def test_bulk_interval_refusals_are_worded_as_mlflow_words_them(
+    store_uri: str, clean_env: Path
+) -> None:
+    with BackgroundServer(store_uri) as url:
+        endpoint = f"{url}/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval"
+        cases = [
+            (
+                {"run_ids": [f"{i:032x}" for i in range(101)], "metric_key": "m"},
+                "request must specify at most 100 run_ids. Received 101 run_ids.",
+            ),
+            ({"run_ids": ["r"], "metric_key": "m", "max_results": 0}, "between 1 and 2500"),
+            (
+                {"run_ids": ["r"], "metric_key": "m", "start_step": 1, "end_step": 0},
+                "end_step must be greater than start_step. Found start_step=1 and end_step=0.",
+            ),
+        ]
+        for params, wording in cases:
+            answer = httpx.get(endpoint, params=params)
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+            assert wording in answer.json()["message"], answer.json()["message"]

@@ -45,7 +45,8 @@ def _decode_offset(token: str) -> int:
 def _positive(name: str, value: int, limit: int) -> int:
     if not 1 <= value <= limit:
         raise InvalidParameterError(
-            f"Invalid value {value} for parameter '{name}': it must be between 1 and {limit}."
+            f"Invalid value {value} for parameter '{name}' supplied: {name} must be between 1 "
+            f"and {limit}."
         )
     return value
 
@@ -81,8 +82,8 @@ def get_history_bulk_interval(store: Store, args: dict[str, Any]) -> dict[str, A
         raise InvalidParameterError("Missing value for required parameter 'run_ids'.")
     if len(run_ids) > MAX_BULK_RUNS:
         raise InvalidParameterError(
-            f"Invalid value for parameter 'run_ids': {len(run_ids)} runs given, at most "
-            f"{MAX_BULK_RUNS} are allowed per request."
+            f"GetMetricHistoryBulkInterval request must specify at most {MAX_BULK_RUNS} "
+            f"run_ids. Received {len(run_ids)} run_ids."
         )
     key = validate_key(args["metric_key"], "Metric")
     points = args["max_results"]
@@ -92,10 +93,10 @@ def get_history_bulk_interval(store: Store, args: dict[str, Any]) -> dict[str, A
     low, high = args["start_step"], args["end_step"]
     if low is not None and high is not None and low > high:
         raise InvalidParameterError(
-            f"Invalid step range: start_step {low} is greater than end_step {high}."
+            f"end_step must be greater than start_step. Found start_step={low} and end_step={high}."
         )
     metrics = []
-    for run_id in sorted(set(run_ids)):
+    for run_id in dict.fromkeys(run_ids):  # in the order asked, each once (as MLflow)
         history = [
             Metric(m.key, m.value, m.timestamp, m.step, run_id)
             for m in store.get_metric_history(run_id, key)
