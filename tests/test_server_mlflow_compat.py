@@ -176,3 +176,16 @@ def test_bulk_interval_refusals_are_worded_as_mlflow_words_them(
             assert answer.status_code == 400, answer.text
             assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
             assert wording in answer.json()["message"], answer.json()["message"]
+
+
+def test_an_empty_metric_key_is_missing(store_uri: str, clean_env: Path) -> None:
+    with BackgroundServer(store_uri) as url:
+        api = f"{url}/api/2.0/mlflow/metrics"
+        for path, params in (
+            ("get-history", {"run_id": "r", "metric_key": ""}),
+            ("get-history-bulk-interval", {"run_ids": ["r"], "metric_key": ""}),
+        ):
+            answer = httpx.get(f"{api}/{path}", params=params)
+            assert answer.status_code == 400, answer.text
+            message = answer.json()["message"]
+            assert message == "Missing value for required parameter 'metric_key'.", message

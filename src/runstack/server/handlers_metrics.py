@@ -14,7 +14,7 @@ from typing import Any
 from runstack.entities import Metric
 from runstack.errors import InvalidParameterError
 from runstack.server.endpoints import GET, Endpoint
-from runstack.server.fields import INT64, STRING, STRINGS, Field
+from runstack.server.fields import INT64, STRING, STRINGS, Field, missing
 from runstack.server.handlers_runs import RUN_ID
 from runstack.store.base import Store
 from runstack.validation import validate_key, validate_run_id
@@ -51,9 +51,16 @@ def _positive(name: str, value: int, limit: int) -> int:
     return value
 
 
+def _metric_key(args: dict[str, Any]) -> str:
+    """The requested key; "" is proto3's unset value, so it is missing (as MLflow says)."""
+    if args["metric_key"] == "":
+        raise missing("metric_key")
+    return validate_key(args["metric_key"], "Metric")
+
+
 def get_history(store: Store, args: dict[str, Any]) -> dict[str, Any]:
     run_id = validate_run_id(args["run_id"])
-    history = store.get_metric_history(run_id, validate_key(args["metric_key"], "Metric"))
+    history = store.get_metric_history(run_id, _metric_key(args))
     start = _decode_offset(args["page_token"]) if args["page_token"] else 0
     if args["max_results"] is None:
         page, token = history[start:], None
@@ -85,7 +92,7 @@ def get_history_bulk_interval(store: Store, args: dict[str, Any]) -> dict[str, A
             f"GetMetricHistoryBulkInterval request must specify at most {MAX_BULK_RUNS} "
             f"run_ids. Received {len(run_ids)} run_ids."
         )
-    key = validate_key(args["metric_key"], "Metric")
+    key = _metric_key(args)
     points = args["max_results"]
     points = (
         DEFAULT_BULK_POINTS if points is None else _positive("max_results", points, MAX_BULK_POINTS)
