@@ -42,6 +42,10 @@ def test_normalises_safe_paths(given: str | None, expected: str) -> None:
         ("C:/Windows", "drive"),
         ("c:x", "drive"),
         ("a\x00b", "NUL"),
+        ("a\nb.txt", "control characters"),
+        ("dir\t/b", "control characters"),
+        ("\x1b[31mred", "control characters"),
+        ("del\x7f", "control characters"),
     ],
 )
 def test_refuses_escapes_naming_the_path(given: str, rule: str) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 import runstack
 from runstack import artifacts
+from runstack.artifacts.optional import MissingDependencyError
 from runstack.entities import FileInfo
 from runstack.errors import InvalidParameterError, ResourceNotFoundError
 
@@ -95,8 +97,13 @@ def test_download_and_list_addressing(client: runstack.TrackingClient, tmp_path:
     got = client.download_artifacts(run_id, "a", str(dst))
     assert got == str(dst / "a")
     assert (dst / "a" / "b" / "two.txt").read_text() == "2"
-    with pytest.raises(ResourceNotFoundError, match="does not exist"):
-        client.download_artifacts(run_id, "a", str(tmp_path / "missing"))
+    # A missing destination is created with its parents, as MLflow 3 does.
+    made = client.download_artifacts(run_id, "a/one.txt", str(tmp_path / "missing" / "deeper"))
+    assert made == str(tmp_path / "missing" / "deeper" / "a" / "one.txt")
+    assert Path(made).read_text() == "1"
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InvalidParameterError, match="is not a folder"):
+        client.download_artifacts(run_id, "a", str(tmp_path / "a-file"))
     with pytest.raises(ResourceNotFoundError, match="'nope'"):
         client.download_artifacts(run_id, "nope")
     # runstack.artifacts creates dst_path and accepts runs:/ and location URIs.
@@ -215,17 +222,43 @@ def test_figures(client: runstack.TrackingClient) -> None:
     axes.plot([1, 2, 3], [3, 1, 2])
     client.log_figure(run_id, figure, "plots/curve.png")
     client.log_figure(run_id, figure, "plots/curve.svg")
+    client.log_figure(run_id, figure, "plots/curve.pdf")
     plt.close(figure)
     root = _run_dir(run_id)
     assert (root / "plots" / "curve.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert b"<svg" in (root / "plots" / "curve.svg").read_bytes()[:1000]
+    assert (root / "plots" / "curve.pdf").read_bytes().startswith(b"%PDF-")
 
 
 def test_plotly_figures(client: runstack.TrackingClient) -> None:
     go = pytest.importorskip("plotly.graph_objects", reason="plotly is not installed")
     run_id = client.create_run("0").info.run_id
-    client.log_figure(run_id, go.Figure(data=[go.Bar(y=[1, 3, 2])]), "bar.html")
-    assert "cdn.plot.ly" in (_run_dir(run_id) / "bar.html").read_text()
+    figure = go.Figure(data=[go.Bar(y=[1, 3, 2])])
+    client.log_figure(run_id, figure, "plots/bar.html")
+    page = artifacts.load_text(f"runs:/{run_id}/plots/bar.html")
+    assert "cdn.plot.ly" in page and '"y":[1,3,2]' in page.replace(" ", "")
+    assert page == (_run_dir(run_id) / "plots" / "bar.html").read_text()
+    # As MLflow: .html, or an image format (through kaleido); anything else is refused.
+    with pytest.raises(InvalidParameterError, match=r"use \.html or one of \.png"):
+        client.log_figure(run_id, figure, "plots/bar.jpg")
+    assert [f.path for f in client.list_artifacts(run_id, "plots")] == ["plots/bar.html"]
+
+
+@pytest.mark.parametrize("name", ["bar.png", "bar.jpeg", "bar.webp", "bar.svg", "bar.pdf"])
+def test_plotly_image_without_kaleido_names_it_and_writes_nothing(
+    client: runstack.TrackingClient, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    go = pytest.importorskip("plotly.graph_objects", reason="plotly is not installed")
+    monkeypatch.setitem(sys.modules, "kaleido", None)  # absent, even where it is installed
+    run_id = client.create_run("0").info.run_id
+    with pytest.raises(MissingDependencyError) as caught:
+        client.log_figure(run_id, go.Figure(data=[go.Bar(y=[1])]), f"plots/{name}")
+    message = str(caught.value)
+    assert f"Saving a plotly figure as 'plots/{name}' needs the package 'kaleido'" in message
+    assert "pip install kaleido" in message and "plotly_get_chrome" in message
+    assert ".html" in message
+    assert client.list_artifacts(run_id) == []
+    assert not _run_dir(run_id).exists() or not any(_run_dir(run_id).rglob("*"))
 
 
 def test_images_round_trip(client: runstack.TrackingClient) -> None:

@@ -99,3 +99,27 @@ def test_server_read_only_flag(tmp_path: Path, started: Children) -> None:
     child.signal(signal.SIGINT)
     child.wait()
     assert not (tmp_path / "runstack.db").exists()  # the URI given was used, not the default
+
+
+@pytest.mark.slow
+def test_ui_with_auth_asks_for_credentials(tmp_path: Path, started: Children) -> None:
+    from click.testing import CliRunner
+
+    from runstack.cli import main
+
+    uri = f"sqlite:///{tmp_path}/team.db"
+    made = CliRunner().invoke(
+        main, ["users", "create", "ana", "--password", "ana password", "--backend-store-uri", uri]
+    )
+    assert made.exit_code == 0, made.output
+    port = _free_port()
+    _start(started, ["ui", "--tracking-uri", uri, "--port", str(port), "--auth"], tmp_path)
+    url = f"http://127.0.0.1:{port}/"
+    _wait_until_up(url)
+    search = url + "api/2.0/mlflow/experiments/search?max_results=10"
+    refused = httpx.get(search)
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("Basic")
+    answered = httpx.get(search, auth=("ana", "ana password"))
+    assert answered.status_code == 200
+    assert [e["name"] for e in answered.json()["experiments"]] == ["Default"]

@@ -12,6 +12,8 @@ import runstack
 from runstack.artifacts.cleanup import human_size, resolve
 from runstack.cli import main
 from runstack.errors import InvalidParameterError
+from runstack.server.artifact_settings import default_destination
+from test_server_artifacts import serve
 
 
 def gc(uri: str, *args: str) -> tuple[int, str]:
@@ -50,9 +52,43 @@ def test_gc_keeps_runs_whose_artifacts_it_cannot_delete(
     code, output = gc(tracking)
     assert code == 0, output
     assert "Removed 0 run(s)" in output
-    assert f"Kept run {run_id}: its artifacts could not be deleted" in output
-    assert "--artifacts-destination" in output
+    default = default_destination(tracking)
+    assert not Path(default).exists()
+    assert (
+        f"Kept 1 run(s) whose mlflow-artifacts:/ files could not be freed ({run_id}): no "
+        f"artifacts destination is known (the server's default for this store, {default}, "
+        "does not exist). Run again with the server's --artifacts-destination."
+    ) in " ".join(output.split())
     assert client.get_run(run_id).info.lifecycle_stage == "deleted"
+
+
+def test_gc_finds_the_servers_default_destination(
+    tracking: str, client: runstack.TrackingClient
+) -> None:
+    """Runs logged through `runstack server` started without --artifacts-destination: gc
+    deletes their files from the same default folder, with no flag."""
+    server = serve(tracking, None)
+    try:
+        remote = runstack.TrackingClient(server.url)
+        experiment_id = remote.create_experiment("served")
+        doomed = remote.create_run(experiment_id).info.run_id
+        kept = remote.create_run(experiment_id).info.run_id
+        remote.log_text(doomed, "d" * 2048, "sub/d.txt")
+        remote.log_text(kept, "k", "k.txt")
+        remote.delete_run(doomed)
+    finally:
+        server.stop()
+    destination = Path(default_destination(tracking))
+    stored = destination / experiment_id / doomed / "artifacts"
+    assert (stored / "sub" / "d.txt").is_file()
+    code, output = gc(tracking)
+    assert code == 0, output
+    assert "Removed 1 run(s) and 0 experiment(s) for good; freed 2.0 KB of artifacts." in output
+    assert f"deleted from {destination}," in " ".join(output.split())
+    assert not stored.exists()
+    assert (destination / experiment_id / kept / "artifacts" / "k.txt").read_text() == "k"
+    with pytest.raises(runstack.ResourceNotFoundError):
+        client.get_run(doomed)
 
 
 def test_gc_maps_served_artifacts_onto_the_destination(

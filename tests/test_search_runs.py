@@ -89,6 +89,10 @@ FILTERS = [
     ("end_time < 3300", ["d", "a", "g"]),
     ("end_time != 3200", ["c", "a", "g"]),
     ("NOT end_time > 1000", ["b", "g"]),
+    # duration (runstack's): end_time - start_time, none while RUNNING
+    ("attributes.duration > 100", ["c", "d"]),
+    ("duration <= 100", ["a", "g"]),
+    ("NOT duration > 150", ["b", "a", "g"]),
     # params: = != LIKE ILIKE IN NOT IN IS [NOT] NULL
     ("params.lr = '0.1'", ["c", "a"]),
     ("params.lr != '0.1'", ["b"]),
@@ -179,6 +183,8 @@ ORDERS = [
     (["attributes.`Run name` DESC"], ["c", "g", "b", "d", "a"]),
     (["end_time DESC"], ["c", "d", "a", "g", "b"]),
     (["end_time"], ["g", "a", "d", "c", "b"]),
+    (["attributes.duration"], ["a", "g", "d", "c", "b"]),
+    (["duration DESC"], ["c", "d", "a", "g", "b"]),
     (["start_time ASC"], ["g", "a", "b", "c", "d"]),
     (["created"], ["g", "a", "b", "c", "d"]),
     (["start_time DESC"], DEFAULT_ORDER),

@@ -149,3 +149,41 @@ def test_a_run_without_artifacts_says_so(
     problems = watch.unexpected()
     context.close()
     assert problems == [], problems
+
+
+def test_a_running_runs_new_files_appear_and_open_folders_stay_open(
+    browser: Any, site: tuple[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    url, rid = site
+    client = TrackingClient(url)
+    live = client.create_run(client.get_run(rid).info.experiment_id).info.run_id  # RUNNING
+    client.log_text(live, "one", "first.txt")
+    client.log_text(live, "a", "logs/a.txt")
+    context = browser.new_context()
+    page = context.new_page()
+    watch = Watch(page, url)
+    page.goto(f"{url}/#/runs/{live}")
+    section = page.locator("section.artifacts")
+    section.get_by_role("button", name="Folder logs").click()
+    expect(section.get_by_role("button", name="Preview logs/a.txt")).to_be_visible()
+    section.get_by_role("button", name="Preview first.txt").click()
+    expect(section.locator(".artifact-preview pre")).to_have_text("one")
+
+    client.log_text(live, "two", "second.txt")
+    client.log_text(live, "b", "logs/b.txt")
+
+    # The page's next poll (every 2.5 s while RUNNING) brings them, without a reload.
+    expect(section.get_by_role("button", name="Preview second.txt")).to_be_visible(timeout=10_000)
+    expect(section.get_by_role("button", name="Preview logs/b.txt")).to_be_visible(timeout=10_000)
+    expect(section.get_by_role("button", name="Folder logs")).to_have_attribute(
+        "aria-expanded", "true"
+    )
+    expect(section.get_by_role("button", name="Preview first.txt")).to_have_class(
+        "link artifact-file selected"
+    )
+    expect(section.locator(".artifact-preview pre")).to_have_text("one")
+    problems = watch.unexpected()
+    context.close()
+    assert problems == [], problems

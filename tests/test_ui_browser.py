@@ -186,6 +186,25 @@ def test_experiments_page_counts_and_create_rename_delete_restore(tab: Tab) -> N
     assert "q=renamed" in page.url
 
 
+def test_duration_column_sorts_on_the_server(tab: Tab, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.goto(f"#/experiments/{site.experiment}")
+    expect(page.locator("table.runs-table tbody tr")).to_have_count(5)
+    page.get_by_role("button", name="Sort by Duration").click()
+    expect(page.locator("th[aria-sort=ascending]")).to_contain_text("Duration")
+    assert "attributes.duration" in page.url
+    # 1 s runs first (ties newest first), then the 60 s ones.
+    expect(page.locator("table.runs-table tbody td.name a")).to_have_text(
+        [XSS_NAME, "parent-run", "gamma", "beta", "alpha"]
+    )
+    page.get_by_role("button", name="Sort by Duration").click()
+    expect(page.locator("th[aria-sort=descending]")).to_contain_text("Duration")
+    expect(page.locator("table.runs-table tbody td.name a")).to_have_text(
+        ["gamma", "beta", "alpha", XSS_NAME, "parent-run"]
+    )
+
+
 def test_runs_tree_columns_sort_filter_and_csv(tab: Tab, site: Site) -> None:
     from playwright.sync_api import expect
 
@@ -194,6 +213,15 @@ def test_runs_tree_columns_sort_filter_and_csv(tab: Tab, site: Site) -> None:
     # Top level only, newest first; children under their parent on demand.
     expect(page.locator("table.runs-table tbody tr")).to_have_count(5)
     assert names(page) == [XSS_NAME, "gamma", "beta", "alpha", "parent-run"]
+    page.get_by_role("button", name="Expand 2 child runs").click()
+    expect(page.locator("td.name.depth-1 a")).to_have_text(["child-b", "child-a"])
+    # The open parent is in the URL: a reload shows the same tree.
+    expect(page).to_have_url(re.compile(r"open=[0-9a-f]{32}"))
+    page.reload()
+    expect(page.locator("td.name.depth-1 a")).to_have_text(["child-b", "child-a"])
+    page.get_by_role("button", name="Collapse 2 child runs").click()
+    expect(page.locator("td.name.depth-1 a")).to_have_count(0)
+    assert "open=" not in page.url
     page.get_by_role("button", name="Expand 2 child runs").click()
     expect(page.locator("td.name.depth-1 a")).to_have_text(["child-b", "child-a"])
 
@@ -346,13 +374,13 @@ def test_run_page_paints_charts_and_chart_options_live_in_the_url(tab: Tab, site
     smoothed = coloured_pixels(page, canvas)
     assert smoothed > 150 and smoothed != raw, (raw, smoothed)
     page.get_by_role("checkbox", name="Log scale y axis").check()
-    page.get_by_label("X axis").select_option("wall")
+    page.get_by_label("X axis", exact=True).select_option("wall")
     page.wait_for_function("() => /log=1/.test(location.hash) && /x=wall/.test(location.hash)")
     page.wait_for_timeout(200)
     assert coloured_pixels(page, canvas) > 150
 
     # Drag to zoom: the range is fetched again at full resolution; reset brings it back.
-    page.get_by_label("X axis").select_option("step")
+    page.get_by_label("X axis", exact=True).select_option("step")
     with page.expect_request(
         lambda r: "metrics/series" in r.url and "min_step=" in r.url
     ) as zoom_request:
@@ -412,6 +440,12 @@ def test_compare_three_runs_with_grouping(tab: Tab, site: Site) -> None:
     )
     page.wait_for_timeout(200)
     assert coloured_pixels(page, canvas) > 300
+    # Wall time on the x axis (each point at its timestamp), then back to steps.
+    page.get_by_label("X axis", exact=True).select_option("wall")
+    assert "x=wall" in page.url
+    page.wait_for_timeout(200)
+    assert coloured_pixels(page, canvas) > 300
+    page.get_by_label("X axis", exact=True).select_option("step")
     # Differing params are marked.
     expect(page.locator("tr.differs th")).to_have_text(["lr", "optimizer"])
     # Group by a param: one mean line and band per value.

@@ -23,10 +23,12 @@ from runstack.session import ending, experiment_choice, listing, stack, starting
 from runstack.session.active_run import ActiveRun
 from runstack.session.starting import current_client as _client
 from runstack.session.starting import logging_target as _target
+from runstack.tags import PARENT_RUN_ID
 from runstack.validation import as_str_dict, validate_status
 
 set_tracking_uri = tracking_uri.set_tracking_uri
 get_tracking_uri = tracking_uri.get_tracking_uri
+is_tracking_uri_set = tracking_uri.is_tracking_uri_set
 
 __all__ = ["flush_async_logging"]
 
@@ -55,6 +57,13 @@ def last_active_run() -> Run | None:
 
 def get_run(run_id: str) -> Run:
     return _client().get_run(run_id)
+
+
+def get_parent_run(run_id: str) -> Run | None:
+    """The parent of a nested run (from its ``mlflow.parentRunId`` tag), or None."""
+    client = _client()
+    parent_id = client.get_run(run_id).data.tags.get(PARENT_RUN_ID)
+    return None if parent_id is None else client.get_run(parent_id)
 
 
 def delete_run(run_id: str) -> None:

@@ -24,6 +24,12 @@ SOURCE_TYPE = "mlflow.source.type"
 GIT_COMMIT = "mlflow.source.git.commit"
 GIT_BRANCH = "mlflow.source.git.branch"
 
+# The tables logged with ``log_table``, as a JSON list of {"path": ..., "type": "table"}: what
+# ``load_table`` searches for, and MLflow's UI's list of a run's tables.
+LOGGED_ARTIFACTS = "mlflow.loggedArtifacts"
+# "true" once ``log_image`` logged an image with a key (step-indexed images).
+LOGGED_IMAGES = "mlflow.loggedImages"
+
 # MLflow's dataset-input tags -------------------------------------------------------------------
 
 # How a run used a dataset ("training", "eval", ...): a tag of the input, not of the run.

@@ -73,6 +73,12 @@ def reset() -> None:
     _explicit_uri = None
 
 
+def is_tracking_uri_set() -> bool:
+    """Whether a store was chosen: by ``set_tracking_uri`` or ``MLFLOW_TRACKING_URI``
+    (False means the default, ``./runstack.db``, is in effect)."""
+    return _explicit_uri is not None or bool(TRACKING_URI.read())
+
+
 def get_tracking_uri() -> str:
     """The URI in effect now, always in absolute form."""
     if _explicit_uri is not None:

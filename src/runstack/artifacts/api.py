@@ -74,7 +74,7 @@ def download_artifacts(
     ``dst_path`` is created when missing; without it, local artifacts are returned in place
     and remote ones go to a new temporary folder."""
     repository, relative = _locate(artifact_uri, run_id, artifact_path, tracking_uri)
-    return fetch(repository, relative, dst_path, must_exist=False)
+    return fetch(repository, relative, dst_path)
 
 
 def list_artifacts(

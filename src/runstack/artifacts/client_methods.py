@@ -8,6 +8,7 @@ and keeps it. In-memory objects (text, dicts, figures, images, tables) are encod
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import OrderedDict
 from pathlib import Path
@@ -18,16 +19,17 @@ from runstack.artifacts.registry import repository_for
 from runstack.artifacts.repository import ArtifactRepository
 from runstack.entities import FileInfo
 from runstack.errors import InvalidParameterError, ResourceNotFoundError
+from runstack.tags import LOGGED_ARTIFACTS as LOGGED_ARTIFACTS_TAG
+from runstack.tags import LOGGED_IMAGES as LOGGED_IMAGES_TAG
 
 if TYPE_CHECKING:
-    from runstack.entities import Run
+    from runstack.entities import PagedList, Run
 
 # encoders (json, optional libraries) and tempfile are imported by the methods that need
 # them, so that ``import runstack`` does not pay for them.
 
-LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
-LOGGED_IMAGES_TAG = "mlflow.loggedImages"
 _MAX_CACHED_REPOSITORIES = 256
+logger = logging.getLogger(__name__)
 
 
 def _local_source(local_path: object, what: str) -> Path:
@@ -58,6 +60,16 @@ class ArtifactMethods:
         def set_tag(
             self, run_id: str, key: str, value: Any, synchronous: bool | None = None
         ) -> Any: ...
+
+        def search_runs(
+            self,
+            experiment_ids: list[str] | str,
+            filter_string: str = "",
+            run_view_type: int = 1,
+            max_results: int = 1000,
+            order_by: list[str] | None = None,
+            page_token: str | None = None,
+        ) -> PagedList: ...
 
     def artifact_repository(self, run_id: str) -> ArtifactRepository:
         """The repository holding ``run_id``'s artifacts (looked up once per run)."""
@@ -215,6 +227,90 @@ class ArtifactMethods:
 
     # Reading -------------------------------------------------------------------------------
 
+    def load_table(
+        self,
+        experiment_id: str,
+        artifact_file: str,
+        run_ids: list[str] | None = None,
+        extra_columns: list[str] | None = None,
+    ) -> Any:
+        """The table ``artifact_file`` (logged with ``log_table``) of every run of the
+        experiment that has it, or of those of ``run_ids``, as one pandas DataFrame.
+
+        ``extra_columns`` names columns of ``search_runs``' DataFrame (``run_id``,
+        ``status``, ``params.lr``, ...) added to each run's rows; a name the table already
+        has gets a trailing ``_``, as in MLflow."""
+        import json
+        import tempfile
+
+        from runstack.artifacts import encoders
+        from runstack.run_frames import import_pandas, runs_to_dataframe
+
+        pd = import_pandas()
+        checked = safe_file_name(artifact_file)
+        encoders.check_table_file(checked)
+        wanted = {"path": checked, "type": "table"}
+
+        def has_table(run: Run) -> bool:
+            try:
+                entries = json.loads(run.data.tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
+            except ValueError:
+                return False
+            return isinstance(entries, list) and wanted in entries
+
+        runs = [run for run in self._all_runs(experiment_id) if has_table(run)]
+        if run_ids is not None:
+            chosen = set(run_ids)
+            runs = [run for run in runs if run.info.run_id in chosen]
+            if len(runs) < len(chosen):
+                logger.warning(
+                    "load_table: %d of the %d runs given have no table %r; they are skipped.",
+                    len(chosen) - len(runs), len(chosen), checked,
+                )  # fmt: skip
+        if not runs:
+            raise ResourceNotFoundError(
+                f"No runs found with the table artifact {checked!r} in experiment "
+                f"{experiment_id!r}."
+            )
+        info = runs_to_dataframe(runs)
+        unknown = [c for c in extra_columns or [] if c not in info.columns]
+        if unknown:
+            raise InvalidParameterError(
+                f"load_table: unknown extra column(s) {unknown}; use columns of search_runs' "
+                f"DataFrame, such as {list(info.columns[:6])}."
+            )
+        frames = []
+        with tempfile.TemporaryDirectory(prefix="runstack-table-") as scratch:
+            for position, run in enumerate(runs):
+                target = Path(scratch) / str(position)
+                target.mkdir()
+                try:
+                    local = self.artifact_repository(run.info.run_id).download(checked, target)
+                except ResourceNotFoundError:
+                    raise ResourceNotFoundError(
+                        f"Artifact {checked!r} not found for run {run.info.run_id!r}."
+                    ) from None
+                frame = encoders.read_table(local, checked)
+                for column in extra_columns or []:
+                    name = f"{column}_" if column in frame.columns else column
+                    frame[name] = info.iloc[position][column]
+                frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    def _all_runs(self, experiment_id: str) -> list[Run]:
+        """Every active run of one experiment, newest first, fetched page by page."""
+        runs: list[Run] = []
+        token = None
+        while True:
+            page = self.search_runs(
+                [experiment_id], "tags.`mlflow.loggedArtifacts` LIKE '%table%'",
+                max_results=1000, page_token=token,
+            )  # fmt: skip
+            runs.extend(page)
+            token = page.token
+            if not token:
+                return runs
+
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         """The files and folders directly under ``path`` (the root when None), sorted."""
         relative = safe_relative_path(path)
@@ -223,17 +319,19 @@ class ArtifactMethods:
     def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
         """A local path holding the artifact file or folder ``path``.
 
-        Into ``dst_path`` (an existing folder) when given, keeping ``path``'s folders; else a
+        Into ``dst_path`` (made when missing) when given, keeping ``path``'s folders; else a
         local store's own file is returned as is and others go to a new temporary folder."""
         relative = safe_relative_path(path)
         repository = self.artifact_repository(run_id)
-        return fetch(repository, relative, dst_path, must_exist=True)
+        return fetch(repository, relative, dst_path)
 
 
 def fetch(
-    repository: ArtifactRepository, relative: str, dst_path: str | None, must_exist: bool
+    repository: ArtifactRepository, relative: str, dst_path: str | None
 ) -> str:
-    """Download ``relative`` from ``repository`` following MLflow's destination rules."""
+    """Download ``relative`` from ``repository`` following MLflow's destination rules: into
+    ``dst_path`` (created with its parents when missing, as MLflow 3 does), else a local
+    artifact in place, else a new temporary folder."""
     import tempfile
 
     if dst_path is None:
@@ -247,10 +345,6 @@ def fetch(
     else:
         destination = Path(dst_path).absolute()
         if not destination.exists():
-            if must_exist:
-                raise ResourceNotFoundError(
-                    f"The destination folder {str(destination)!r} does not exist; create it first."
-                )
             destination.mkdir(parents=True)
         elif not destination.is_dir():
             raise InvalidParameterError(f"The destination {str(destination)!r} is not a folder.")

@@ -91,6 +91,15 @@ def save_figure(
                 kwargs.setdefault("auto_open", False)
                 figure.write_html(path, **kwargs)
             elif suffix in _PLOTLY_IMAGE_EXTENSIONS:
+                # plotly renders images through kaleido; checked first, so that a missing
+                # kaleido is a clear error naming it (plotly's own is a RuntimeError).
+                require(
+                    "kaleido",
+                    "kaleido",
+                    f"Saving a plotly figure as {artifact_file!r}",
+                    "kaleido also needs Chrome: run plotly_get_chrome once; or log the figure "
+                    "as .html, which needs nothing more",
+                )
                 figure.write_image(path, **kwargs)
             else:
                 raise InvalidParameterError(

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from runstack.artifacts.locations import append_path
-from runstack.session.starting import logging_target
+from runstack.session.experiment_choice import resolve_experiment_id
+from runstack.session.starting import current_client, logging_target
 
 
 def log_artifact(
@@ -70,6 +71,16 @@ def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Write a dict or DataFrame as a table artifact (appending to an existing one)."""
     client, target = logging_target(run_id)
     client.log_table(target, data, artifact_file)
+
+
+def load_table(
+    artifact_file: str, run_ids: list[str] | None = None, extra_columns: list[str] | None = None
+) -> Any:
+    """The table ``artifact_file`` of the current experiment's runs (or of ``run_ids``) as
+    one pandas DataFrame; see ``TrackingClient.load_table``."""
+    client = current_client()
+    experiment_id = resolve_experiment_id(client, None)
+    return client.load_table(experiment_id, artifact_file, run_ids, extra_columns)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:

@@ -11,6 +11,7 @@ settings and proxies apply; so do its retries (a connection failure or a
 
 from __future__ import annotations
 
+import builtins
 import json
 import mimetypes
 import os
@@ -246,16 +247,33 @@ class HttpArtifactRepository:
         base = Path(dst_dir).absolute()
         destination = base / relative if relative else base
         children = self.list(relative)
-        if children or not relative:
-            destination.mkdir(parents=True, exist_ok=True)
-            for child in children:
-                if child.is_dir:
-                    self.download(child.path, base)
-                else:
-                    self._download_file(child.path, base / child.path)
-            return destination
-        self._download_file(relative, destination)
+        if not children and relative:
+            try:
+                self._download_file(relative, destination)
+                return destination
+            except InvalidParameterError:
+                # The server refuses to send a folder: an empty one is downloaded as such.
+                if not self._is_folder(relative):
+                    raise
+        self._download_folder(relative, children, base)
         return destination
+
+    def _download_folder(
+        self, relative: str, children: builtins.list[FileInfo], base: Path
+    ) -> None:
+        """The folder ``relative`` (whose listing is ``children``) into ``base/relative``;
+        an empty folder, at any depth, is made empty (as MLflow's client does)."""
+        (base / relative if relative else base).mkdir(parents=True, exist_ok=True)
+        for child in children:
+            if child.is_dir:
+                self._download_folder(child.path, self.list(child.path), base)
+            else:
+                self._download_file(child.path, base / child.path)
+
+    def _is_folder(self, relative: str) -> bool:
+        """Whether ``relative`` is listed as a folder in its parent's listing."""
+        parent = relative.rpartition("/")[0]
+        return any(info.is_dir and info.path == relative for info in self.list(parent))
 
     def _download_file(self, path: str, destination: Path) -> None:
         destination.parent.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,13 @@ def check_name(name: str) -> None:
         )
 
 
+def check_names(relative: str) -> None:
+    """``check_name`` for every file and folder name of a checked path: a folder with the
+    reserved prefix would hide what is written into it from listings and downloads."""
+    for name in relative.split("/"):
+        check_name(name)
+
+
 class LocalArtifactRepository:
     """Artifacts under one local folder (created on first write)."""
 
@@ -74,6 +81,7 @@ class LocalArtifactRepository:
         return self._inside(target, relative)
 
     def _folder_for_writing(self, artifact_path: str | None) -> Path:
+        check_names(safe_relative_path(artifact_path))
         folder = self.local_path(artifact_path)
         folder.mkdir(parents=True, exist_ok=True)
         # mkdir may have followed a symlink created meanwhile: check the result again.
@@ -93,6 +101,7 @@ class LocalArtifactRepository:
     def log_directory(self, local_dir: Path, artifact_path: str | None = None) -> None:
         source = source_folder(local_dir)
         shown = safe_relative_path(artifact_path)
+        check_names(shown)
         top = self.local_path(shown)
         if top.exists() and os.path.samefile(source, top):
             return

@@ -2,7 +2,8 @@
 
 Every repository and the server pass caller-supplied paths through ``safe_relative_path``
 before touching storage, so no upload, download, listing or deletion can reach outside the
-run's root by spelling (``..``, absolute paths, backslashes, NUL bytes, drive letters).
+run's root by spelling (``..``, absolute paths, backslashes, NUL bytes, drive letters), and
+no name carries control characters.
 Symlinks are a property of the storage, not of the spelling: the local repository checks them.
 """
 
@@ -14,6 +15,7 @@ from runstack.errors import InvalidParameterError
 from runstack.validation import preview
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x01-\x1f\x7f]")
 
 
 def _refuse(path: str, rule: str) -> InvalidParameterError:
@@ -37,6 +39,10 @@ def safe_relative_path(path: str | None) -> str:
         )
     if "\x00" in path:
         raise _refuse(path, "NUL bytes are not allowed")
+    if _CONTROL.search(path):
+        # S3's XML (listings, batch deletion) cannot carry most of them, and in a file name
+        # they break logs, terminals and headers.
+        raise _refuse(path, "control characters (newlines, tabs, ...) are not allowed")
     if "\\" in path:
         raise _refuse(path, "backslashes are not allowed; use '/' between folders")
     if path.startswith("/"):

@@ -89,7 +89,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return parts.netloc, safe_relative_path(parts.path.lstrip("/"))
 
 
-def _failure(error: Exception, what: str) -> Exception:
+def s3_failure(error: Exception, what: str) -> Exception:
     """botocore's errors as runstack's: a missing key is a 404, the rest 'unavailable'."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -139,7 +139,7 @@ class S3ArtifactRepository:
         try:
             self.client.upload_fileobj(stream, self.bucket, key, Config=self._transfer_config())
         except Exception as error:
-            raise _failure(error, f"upload of s3://{self.bucket}/{key}") from error
+            raise s3_failure(error, f"upload of s3://{self.bucket}/{key}") from error
 
     def log_file(self, local_file: Path, artifact_path: str | None = None) -> None:
         source = source_file(local_file)
@@ -156,7 +156,7 @@ class S3ArtifactRepository:
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
         except Exception as error:
-            raise _failure(error, f"upload of s3://{self.bucket}/{key}") from error
+            raise s3_failure(error, f"upload of s3://{self.bucket}/{key}") from error
 
     # Reading -------------------------------------------------------------------------------
 
@@ -182,12 +182,13 @@ class S3ArtifactRepository:
                         continue
                     infos.append(FileInfo(self._relative(item["Key"]), False, int(item["Size"])))
         except Exception as error:
-            raise _failure(error, f"listing of s3://{self.bucket}/{prefix}") from error
+            raise s3_failure(error, f"listing of s3://{self.bucket}/{prefix}") from error
         infos.sort(key=lambda info: info.path)
         return infos
 
-    def keys_under(self, path: str | None) -> builtins.list[tuple[str, int]]:
-        """Every (key, size) below ``path``, at any depth."""
+    def keys_under(self, path: str | None, markers: bool = False) -> builtins.list[tuple[str, int]]:
+        """Every (key, size) below ``path``, at any depth; folder markers (keys ending in
+        "/", which some tools create for empty folders) only when ``markers``."""
         folder_key = self.key(path)
         prefix = f"{folder_key}/" if folder_key else ""
         found: builtins.list[tuple[str, int]] = []
@@ -195,8 +196,18 @@ class S3ArtifactRepository:
             for page in self._pages(prefix, None):
                 found.extend((item["Key"], int(item["Size"])) for item in page.get("Contents", []))
         except Exception as error:
-            raise _failure(error, f"listing of s3://{self.bucket}/{prefix}") from error
-        return [(key, size) for key, size in found if not key.endswith("/")]
+            raise s3_failure(error, f"listing of s3://{self.bucket}/{prefix}") from error
+        return [(key, size) for key, size in found if markers or not key.endswith("/")]
+
+    def is_folder(self, path: str | None) -> bool:
+        """Whether any key (a file, or a folder marker ending in "/") lies below ``path``."""
+        folder_key = self.key(path)
+        prefix = f"{folder_key}/" if folder_key else ""
+        try:
+            answer = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
+        except Exception as error:
+            raise s3_failure(error, f"listing of s3://{self.bucket}/{prefix}") from error
+        return int(answer.get("KeyCount", 0)) > 0
 
     def open_object(self, path: str) -> tuple[Any, int]:
         """(streaming body, size) of the file ``path``, for a caller that reads in blocks."""
@@ -204,21 +215,23 @@ class S3ArtifactRepository:
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=key)
         except Exception as error:
-            raise _failure(error, f"{path!r} in {self.root_uri!r}") from error
+            raise s3_failure(error, f"{path!r} in {self.root_uri!r}") from error
         return answer["Body"], int(answer["ContentLength"])
 
     def download(self, path: str, dst_dir: Path) -> Path:
         relative = safe_relative_path(path)
         base = Path(dst_dir).absolute()
         destination = base / relative if relative else base
-        keys = self.keys_under(relative)
-        if keys:
-            for key, _size in keys:
-                inner = safe_relative_path(self._relative(key))
-                self._download_key(key, base / inner)
-            return destination
-        if not relative:
+        keys = self.keys_under(relative, markers=True)
+        if keys or not relative:
             destination.mkdir(parents=True, exist_ok=True)
+            for key, _size in keys:
+                inner = safe_relative_path(self._relative(key).rstrip("/"))
+                if key.endswith("/"):  # a marker: the folder exists, maybe empty
+                    if inner:
+                        (base / inner).mkdir(parents=True, exist_ok=True)
+                else:
+                    self._download_key(key, base / inner)
             return destination
         self._download_key(self.key(relative), destination)
         return destination
@@ -235,13 +248,13 @@ class S3ArtifactRepository:
         except Exception as error:
             partial.unlink(missing_ok=True)
             what = f"{self._relative(key)!r} in {self.root_uri!r}"
-            raise _failure(error, what) from error
+            raise s3_failure(error, what) from error
 
     # Deleting ------------------------------------------------------------------------------
 
     def delete(self, path: str | None = None) -> None:
         relative = safe_relative_path(path)
-        keys = [key for key, _size in self.keys_under(relative)]
+        keys = [key for key, _size in self.keys_under(relative, markers=True)]
         if relative:
             keys.append(self.key(relative))
         for start in range(0, len(keys), _DELETE_BATCH):
@@ -251,7 +264,7 @@ class S3ArtifactRepository:
                     Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
                 )
             except Exception as error:
-                raise _failure(error, f"deletion under {self.root_uri!r}") from error
+                raise s3_failure(error, f"deletion under {self.root_uri!r}") from error
 
     def size(self) -> int:
         """Bytes stored under the root."""

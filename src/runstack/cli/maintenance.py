@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import click
 
@@ -26,15 +27,13 @@ def parse_duration(text: str) -> float:
     return sum(float(number) * _UNITS[unit] for number, unit in parts)
 
 
-def _sql_store(tracking_uri: str | None):  # type: ignore[no-untyped-def]
-    from runstack.store.sql.store import SqlStore
-
+def _database_uri(tracking_uri: str | None) -> str:
     uri = normalise_uri(tracking_uri) if tracking_uri else get_tracking_uri()
     if not uri.startswith(("sqlite:", "postgresql")):
         raise InvalidParameterError(
             f"{uri!r} is not a database; run this against the server's store."
         )
-    return SqlStore.open(uri)
+    return uri
 
 
 @click.command()
@@ -49,21 +48,32 @@ def _sql_store(tracking_uri: str | None):  # type: ignore[no-untyped-def]
     "--artifacts-destination",
     default=None,
     metavar="URI",
-    help="Where the tracking server keeps mlflow-artifacts:/ files (its --artifacts-destination).",
+    help="Where the tracking server keeps mlflow-artifacts:/ files (its "
+    "--artifacts-destination) [default: the server's default for this store, when it exists].",
 )
 def gc(tracking_uri: str | None, older_than: str | None, artifacts_destination: str | None) -> None:
     """Permanently remove deleted runs and experiments, with their artifacts, freeing
-    experiment names."""
+    experiment names.
+
+    Served artifacts (mlflow-artifacts:/ URIs) are deleted from --artifacts-destination, else
+    from the folder `runstack server` uses by default for the same store (mlartifacts beside
+    a SQLite file, else in the working directory) when it exists; without either, those runs
+    are kept and counted in the output."""
     from rich.progress import Progress
 
     from runstack.artifacts.cleanup import human_size
     from runstack.cli.gc_artifacts import ArtifactSweeper
+    from runstack.server.artifact_settings import default_destination
+    from runstack.store.sql.store import SqlStore
 
     cutoff = now_ms()
     if older_than:
         cutoff -= int(parse_duration(older_than) * 1000)
-    store = _sql_store(tracking_uri)
-    sweeper = ArtifactSweeper(store.db, artifacts_destination)
+    store_uri = _database_uri(tracking_uri)
+    store = SqlStore.open(store_uri)
+    default = default_destination(store_uri)
+    destination = artifacts_destination or (default if Path(default).is_dir() else None)
+    sweeper = ArtifactSweeper(store.db, destination)
     try:
         run_ids, experiment_ids = store.deleted_before(cutoff)
         removed_runs = 0
@@ -81,8 +91,23 @@ def gc(tracking_uri: str | None, older_than: str | None, artifacts_destination: 
         f"Removed {removed_runs} run(s) and {len(purged_experiments)} experiment(s) for good; "
         f"freed {human_size(sweeper.freed)} of artifacts."
     )
+    if artifacts_destination is None and sweeper.served:
+        click.echo(
+            f"Served (mlflow-artifacts:/) artifacts were deleted from {destination}, where "
+            "`runstack server` keeps them by default for this store."
+        )
     for problem in sweeper.problems:
         click.echo(f"Kept {problem}", err=True)
+    if sweeper.unresolved:
+        kept = list(sweeper.unresolved)
+        shown = ", ".join(kept[:5]) + (", ..." if len(kept) > 5 else "")
+        click.echo(
+            f"Kept {len(kept)} run(s) whose mlflow-artifacts:/ files could not "
+            f"be freed ({shown}): no artifacts destination is known (the server's default for "
+            f"this store, {default}, does not exist). Run again with the server's "
+            "--artifacts-destination.",
+            err=True,
+        )
 
 
 @click.group()

@@ -188,6 +188,21 @@ def _serve(
         ) from None
 
 
+_AUTH = click.option(
+    "--auth",
+    is_flag=True,
+    help="Require a username and password or an API token on every API request, and "
+    "per-experiment permissions (runstack users / runstack tokens).",
+)
+_AUTH_DEFAULT_PERMISSION = click.option(
+    "--auth-default-permission",
+    type=click.Choice(["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"], case_sensitive=False),
+    default="READ",
+    show_default=True,
+    help="With --auth: what a user may do in an experiment where they have no grant.",
+)
+
+
 @click.command()
 @click.option(
     "--backend-store-uri",
@@ -202,19 +217,8 @@ def _serve(
     "--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes."
 )
 @_READ_ONLY
-@click.option(
-    "--auth",
-    is_flag=True,
-    help="Require a username and password or an API token on every API request, and "
-    "per-experiment permissions (runstack users / runstack tokens).",
-)
-@click.option(
-    "--auth-default-permission",
-    type=click.Choice(["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"], case_sensitive=False),
-    default="READ",
-    show_default=True,
-    help="With --auth: what a user may do in an experiment where they have no grant.",
-)
+@_AUTH
+@_AUTH_DEFAULT_PERMISSION
 @_ARTIFACTS_DESTINATION
 @_SERVE_ARTIFACTS
 @_MAX_ARTIFACT_BYTES
@@ -257,6 +261,8 @@ def ui_url(host: str, port: int) -> str:
 @_PORT
 @click.option("--open", "open_browser", is_flag=True, help="Open the UI in a web browser.")
 @_READ_ONLY
+@_AUTH
+@_AUTH_DEFAULT_PERMISSION
 @_ALLOW_UNAUTHENTICATED
 def ui(
     tracking_uri: str | None,
@@ -264,6 +270,8 @@ def ui(
     port: int,
     open_browser: bool,
     read_only: bool,
+    auth: bool,
+    auth_default_permission: str,
     allow_unauthenticated: bool,
 ) -> None:
     """Browse runs in a web browser: serve the web UI (and the API) over the local store."""
@@ -278,4 +286,9 @@ def ui(
         timer = threading.Timer(1.0, webbrowser.open, args=(url,))
         timer.daemon = True
         timer.start()
-    _serve(uri, host, port, 1, read_only, security={"allow_unauthenticated": allow_unauthenticated})
+    security = {
+        "allow_unauthenticated": allow_unauthenticated,
+        "auth": auth,
+        "auth_default_permission": auth_default_permission,
+    }
+    _serve(uri, host, port, 1, read_only, security=security)

@@ -72,6 +72,8 @@ RUN_VOCABULARY = Vocabulary(
         "start_time": "number",
         "end_time": "number",
         "experiment_id": "id",  # runstack extension: MLflow rejects it
+        # runstack extension: end_time - start_time in ms; none while the run has not ended.
+        "duration": "number",
     },
     aliases={
         "created": "start_time",

@@ -7,8 +7,8 @@ local folder or an S3 prefix (the artifacts destination).
 - ``DELETE .../artifacts/<path>`` deletes a file or a folder.
 
 Bodies stream in blocks in both directions, so memory stays constant for any file size: an
-upload goes to a temporary file (in the destination folder itself for a local destination,
-renamed into place when complete; for S3 a local temporary file, then a multipart upload), a
+upload goes to a temporary file in the destination folder, renamed into place when complete
+(for S3, straight to a multipart upload in 8 MiB parts, completed at the end or aborted), a
 download is read and sent a block at a time. These routes do not go through the API's 1 MB
 JSON body limit; uploads have their own limit (413 past it). Every path is checked with
 ``runstack.artifacts.paths`` (and, on disk, for symlinks leading out). Downloads carry their
@@ -25,7 +25,6 @@ import json
 import logging
 import mimetypes
 import os
-import tempfile
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -121,6 +120,24 @@ async def send_json(send: Any, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
+def _deleted_meanwhile(relative: str) -> ApiError:
+    # A DELETE of the folder removed the upload's temporary file before it was renamed.
+    return ApiError(
+        f"Cannot upload {relative!r}: its folder was deleted while the upload was under way; "
+        "nothing was stored. Send it again.",
+        "RESOURCE_CONFLICT",
+        409,
+    )
+
+
+def _folder_error(relative: str) -> InvalidParameterError:
+    # As MLflow's server: a folder is a 400 (its clients then know it is no missing file).
+    return InvalidParameterError(
+        f"Artifact path {relative!r} is a folder, not a file: list it with "
+        "GET /api/2.0/mlflow-artifacts/artifacts?path=<folder>."
+    )
+
+
 def open_for_download(repository: Any, relative: str) -> tuple[Any, int]:
     """(binary stream, size) of the file ``relative`` of ``repository`` (a local folder or S3),
     read in blocks by the caller, who closes it. A missing file is a 404, a folder a 400."""
@@ -131,14 +148,16 @@ def open_for_download(repository: Any, relative: str) -> tuple[Any, int]:
         if target.name.startswith(TEMP_PREFIX) or not target.exists():
             raise ResourceNotFoundError(f"No artifact {relative!r} on this server.")
         if target.is_dir():
-            raise InvalidParameterError(
-                f"Artifact path {relative!r} is a folder, not a file: list it with "
-                "GET /api/2.0/mlflow-artifacts/artifacts?path=<folder>."
-            )
+            raise _folder_error(relative)
         stream = open(target, "rb")  # noqa: SIM115  (closed by the caller)
         return stream, os.fstat(stream.fileno()).st_size
     if hasattr(repository, "open_object"):
-        body, size = repository.open_object(relative)
+        try:
+            body, size = repository.open_object(relative)
+        except ResourceNotFoundError:
+            if repository.is_folder(relative):
+                raise _folder_error(relative) from None
+            raise
         return body, size
     raise InvalidParameterError(
         f"Artifacts at {repository.root_uri!r} cannot be read by this server (local folders "
@@ -160,9 +179,14 @@ class ArtifactProxy:
 
     @property
     def repository(self) -> Any:
+        """The destination's repository, made on first use. Making an S3 one builds a boto3
+        client (a few hundred ms): use it on this proxy's threads, not on the event loop."""
         if self._repository is None and self.settings.destination is not None:
             self._repository = repository_for(self.settings.destination)
         return self._repository
+
+    def _on_repository(self, method: str, *args: Any) -> Any:
+        return getattr(self.repository, method)(*args)
 
     def close(self) -> None:
         """Let this proxy's threads end (the server is stopping)."""
@@ -257,12 +281,17 @@ class ArtifactProxy:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             await self._list(query.get("path", [""])[-1], send)
         elif method == "PUT":
+            if relative.endswith("/"):
+                raise InvalidParameterError(
+                    f"Cannot upload {relative!r}: the path ends in '/', which names a folder; "
+                    "give the file's name."
+                )
             await self._upload(safe_file_name(relative), scope, receive, send)
         elif method == "GET":
             await self._download(safe_file_name(relative), send)
         elif method == "DELETE":
             checked = safe_file_name(relative, "artifact path")
-            await self.run(self.repository.delete, checked)
+            await self.run(self._on_repository, "delete", checked)
             await send_json(send, 200, {})
         else:
             raise ApiError(
@@ -275,7 +304,7 @@ class ArtifactProxy:
 
     async def _list(self, path: str, send: Any) -> None:
         relative = safe_relative_path(path)
-        infos = await self.run(self.repository.list, relative or None)
+        infos = await self.run(self._on_repository, "list", relative or None)
         files = []
         for info in infos:
             entry: dict[str, Any] = {
@@ -345,10 +374,10 @@ class ArtifactProxy:
         await send_json(send, 200, {})
 
     def _open_local_temp(self, relative: str) -> tuple[Any, Path, Path]:
-        from runstack.artifacts.local import TEMP_PREFIX, check_name
+        from runstack.artifacts.local import TEMP_PREFIX, check_names
 
+        check_names(relative)
         folder_path, _, name = relative.rpartition("/")
-        check_name(name)
         repository = self.repository
         folder = repository.local_path(folder_path)
         try:
@@ -367,32 +396,69 @@ class ArtifactProxy:
         return open(temp, "xb"), temp, final
 
     async def _upload_local(self, relative: str, receive: Any) -> None:
-        out, temp, final = await self.run(self._open_local_temp, relative)
+        try:
+            out, temp, final = await self.run(self._open_local_temp, relative)
+        except FileNotFoundError:
+            raise _deleted_meanwhile(relative) from None
         try:
             await self._receive_into(out, receive)
             await self.run(out.close)
-            await self.run(os.replace, temp, final)
+            try:
+                await self.run(os.replace, temp, final)
+            except FileNotFoundError:
+                raise _deleted_meanwhile(relative) from None
         finally:
             out.close()
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
 
     async def _upload_remote(self, relative: str, receive: Any) -> None:
-        handle, name = tempfile.mkstemp(prefix="runstack-upload-")
-        temp = Path(name)
-        out = os.fdopen(handle, "wb")
-        try:
-            await self._receive_into(out, receive)
-            await self.run(out.close)
-            await self.run(self._send_to_remote, temp, relative)
-        finally:
-            out.close()
-            temp.unlink(missing_ok=True)
+        """Stream the body to S3 in parts of ``PART_SIZE`` bytes as it arrives (one
+        PutObject when it is smaller): a part is sent on a thread while the next one is
+        received, so at most two are held. A disconnect, an error or the size limit aborts
+        the multipart upload: nothing partial is left under the key."""
+        from runstack.artifacts.s3_parts import PART_SIZE
 
-    def _send_to_remote(self, temp: Path, relative: str) -> None:
+        writer = await self.run(self._part_writer, relative)
+        limit, size = self.settings.max_upload_bytes, 0
+        chunks: list[bytes] = []
+        held = 0
+        sending: asyncio.Future[None] | None = None
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise self._limit_error(size)
+                if chunk:
+                    chunks.append(chunk)
+                    held += len(chunk)
+                if held >= PART_SIZE:
+                    part = b"".join(chunks)
+                    chunks, held = [], 0
+                    if sending is not None:
+                        await sending
+                    sending = self.start(writer.put_part, part)
+                    del part
+                if not message.get("more_body", False):
+                    break
+            if sending is not None:
+                await sending
+            await self.run(writer.finish, b"".join(chunks))
+        except BaseException:
+            if sending is not None and not sending.done():
+                await asyncio.wait([sending])  # the part in flight, before the abort
+            await asyncio.shield(self.start(writer.abort))
+            raise
+
+    def _part_writer(self, relative: str) -> Any:
+        from runstack.artifacts.s3_parts import PartWriter
+
         repository = self.repository
-        with open(temp, "rb") as stream:
-            repository.upload_stream(stream, repository.key(relative))
+        return PartWriter(repository, repository.key(relative))
 
     # Downloading ---------------------------------------------------------------------------
 

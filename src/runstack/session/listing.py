@@ -3,13 +3,13 @@ session's active one by default), page through, shape the output."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
 from runstack.client import TrackingClient
 from runstack.entities import Experiment, Run, ViewType
 from runstack.errors import InvalidParameterError
+from runstack.run_frames import import_pandas, runs_to_dataframe
 from runstack.session import experiment_choice
 
 PAGE_SIZE = 10_000
@@ -87,7 +87,7 @@ def collect_runs(
             f"Invalid max_results {max_results!r}: it must be a positive integer."
         )
     if output_format == "pandas":
-        _import_pandas()  # fail before any query when pandas is missing
+        import_pandas()  # fail before any query when pandas is missing
     ids = _experiment_ids(client, experiment_ids, search_all_experiments, experiment_names)
     runs: list[Run] = []
     token = None
@@ -99,49 +99,3 @@ def collect_runs(
         if not token:
             break
     return runs if output_format == "list" else runs_to_dataframe(runs)
-
-
-def _import_pandas() -> Any:
-    try:
-        import pandas  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    except ImportError:
-        raise InvalidParameterError(
-            "search_runs(output_format='pandas') needs pandas, which is not installed. "
-            "Install it with `pip install 'runstack[pandas]'`, or pass output_format='list'."
-        ) from None
-    return pandas
-
-
-def _utc(ms: int | None) -> Any:
-    return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-
-
-def runs_to_dataframe(runs: list[Run]) -> Any:
-    """MLflow's columns: run info, then metrics.*, params.*, tags.* (missing: NaN / None)."""
-    pandas = _import_pandas()
-    info_columns = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
-    metric_keys = sorted({k for r in runs for k in r.data.metrics})
-    param_keys = sorted({k for r in runs for k in r.data.params})
-    tag_keys = sorted({k for r in runs for k in r.data.tags})
-    rows = []
-    for run in runs:
-        info = run.info
-        row: dict[str, Any] = {
-            "run_id": info.run_id,
-            "experiment_id": info.experiment_id,
-            "status": info.status,
-            "artifact_uri": info.artifact_uri,
-            "start_time": _utc(info.start_time),
-            "end_time": _utc(info.end_time),
-        }
-        row.update({f"metrics.{k}": run.data.metrics.get(k, float("nan")) for k in metric_keys})
-        row.update({f"params.{k}": run.data.params.get(k) for k in param_keys})
-        row.update({f"tags.{k}": run.data.tags.get(k) for k in tag_keys})
-        rows.append(row)
-    columns = (
-        info_columns
-        + [f"metrics.{k}" for k in metric_keys]
-        + [f"params.{k}" for k in param_keys]
-        + [f"tags.{k}" for k in tag_keys]
-    )
-    return pandas.DataFrame(rows, columns=columns)

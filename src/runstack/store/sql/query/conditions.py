@@ -111,7 +111,9 @@ _RUN_COLUMNS = {
     "end_time": "end_time",
     "experiment_id": "experiment_id",
 }
-_NULLABLE_COLUMNS = frozenset({"end_time"})
+# Attributes computed from columns (NULL when a column they use is).
+_COMPUTED = {"duration": lambda: runs.c.end_time - runs.c.start_time}
+_NULLABLE_COLUMNS = frozenset({"end_time", "duration"})
 
 
 def keyed_table(entity: str) -> TableClause:
@@ -127,7 +129,9 @@ def is_exact_lookup(clause: Comparison | InList) -> bool:
 
 
 def run_column(key: str) -> ColumnElement[Any]:
-    column: ColumnElement[Any] = runs.c[_RUN_COLUMNS[key]]
+    """The column, or the expression, an attribute reads."""
+    computed = _COMPUTED.get(key)
+    column: ColumnElement[Any] = computed() if computed else runs.c[_RUN_COLUMNS[key]]
     return column
 
 

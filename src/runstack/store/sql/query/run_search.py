@@ -49,7 +49,8 @@ from runstack.store.sql.schema import runs
 
 __all__ = ["RunPage", "RunSearchQuery", "build_run_search", "fetch_rows"]
 
-_INT_ATTRIBUTES = frozenset({"start_time", "end_time", "experiment_id"})
+_INT_ATTRIBUTES = frozenset({"start_time", "end_time", "experiment_id", "duration"})
+_NULLABLE_INT_ATTRIBUTES = frozenset({"end_time", "duration"})  # missing sorts last
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ def _sort_terms(keys: Sequence[OrderKey]) -> tuple[list[SortTerm], list[KeyedOrd
         if key.entity == "attribute":
             column = run_column(key.key)
             joins.append(None)
-            if key.key == "end_time":
+            if key.key in _NULLABLE_INT_ATTRIBUTES:
                 rank = case((column.is_(None), 1), else_=0)
                 terms.append(SortTerm(column, descending, "int", rank, 1))
             elif key.key in _INT_ATTRIBUTES:

@@ -147,17 +147,21 @@ async function previewBody(runId, file) {
   return [truncated ? cutNote(file, TEXT_BYTES) : null, h('pre', {class: 'artifact-text'}, text)];
 }
 
-/** The Artifacts section of run ``runId``: {element}. */
+/** The Artifacts section of run ``runId``: {element, refresh}. ``refresh()`` reloads the
+ * listing quietly (the page calls it while the run is RUNNING): open folders stay open, the
+ * chosen file stays chosen, and a folder whose listing did not change is not redrawn. */
 export function artifactsSection(runId) {
   const tree = h('div', {class: 'artifact-tree', role: 'tree', 'aria-label': 'Artifacts'});
   const preview = h('div', {class: 'artifact-preview', 'aria-live': 'polite'},
     h('p', {class: 'muted'}, 'Choose a file to preview it.'));
-  let selected = null;
+  const expanded = new Set(); // paths of the open folders
+  const shown = new Map(); // folder path ('' = root) -> the <ul> its listing is drawn in
+  let selectedPath = null;
   let generation = 0;
 
   async function show(file, button) {
-    if (selected) selected.classList.remove('selected');
-    selected = button;
+    for (const old of tree.querySelectorAll('.artifact-file.selected')) old.classList.remove('selected');
+    selectedPath = file.path;
     button.classList.add('selected');
     const mine = ++generation;
     fill(preview, h('p', {class: 'muted'}, 'Loading…'));
@@ -185,49 +189,72 @@ export function artifactsSection(runId) {
     const li = h('li', {role: 'treeitem'});
     if (file.is_dir) {
       const children = h('ul', {role: 'group', hidden: true});
-      let loaded = false;
       const toggle = h('button', {class: 'link artifact-folder', 'aria-expanded': 'false',
         'aria-label': `Folder ${file.path}`}, `▸ ${name}/`);
-      toggle.addEventListener('click', async () => {
-        const open = toggle.getAttribute('aria-expanded') !== 'true';
+      const setOpen = (open, quiet) => {
         toggle.setAttribute('aria-expanded', String(open));
         toggle.textContent = `${open ? '▾' : '▸'} ${name}/`;
         children.hidden = !open;
-        if (open && !loaded) {
-          loaded = true;
-          await load(file.path, children);
+        if (open) {
+          expanded.add(file.path);
+          if (shown.get(file.path) !== children) load(file.path, children, quiet);
+        } else {
+          expanded.delete(file.path);
         }
-      });
+      };
+      toggle.addEventListener('click', () => setOpen(toggle.getAttribute('aria-expanded') !== 'true', false));
       li.append(toggle, children);
+      if (expanded.has(file.path)) setOpen(true, true); // redrawn by a refresh: keep it open
     } else {
       const button = h('button', {class: 'link artifact-file', 'aria-label': `Preview ${file.path}`}, name);
+      if (file.path === selectedPath) button.classList.add('selected');
       button.addEventListener('click', () => show(file, button));
       li.append(button, ' ', h('span', {class: 'muted small'}, fmtSize(file.file_size)), ' ', downloadLink(file));
     }
     return li;
   }
 
-  async function load(path, into) {
-    fill(into, h('li', {class: 'muted'}, 'Loading…'));
+  // Draw ``path``'s listing into ``into``. Quiet: keep what is shown until the answer comes,
+  // and leave it alone when the listing is the same as last time.
+  async function load(path, into, quiet = false) {
+    shown.set(path, into);
+    if (!quiet) fill(into, h('li', {class: 'muted'}, 'Loading…'));
+    let listing;
     try {
-      const {files = [], truncated} = await api.artifacts(runId, path);
-      if (!files.length && !path) {
-        fill(into, h('li', {class: 'muted'}, 'No artifacts logged (log one with runstack.log_artifact("file.txt")).'));
-        return;
-      }
-      fill(into, files.map(item), truncated ? h('li', {class: 'muted small'}, 'Only the first files of this folder are listed.') : null);
+      listing = await api.artifacts(runId, path);
     } catch (error) {
-      fill(into, h('li', {}, errorBox(error)));
+      if (!quiet) fill(into, h('li', {}, errorBox(error)));
+      return;
+    }
+    const {files = [], truncated} = listing;
+    const signature = JSON.stringify([files, Boolean(truncated)]);
+    if (quiet && into.dataset.signature === signature) return;
+    into.dataset.signature = signature;
+    if (!files.length && !path) {
+      fill(into, h('li', {class: 'muted'}, 'No artifacts logged (log one with runstack.log_artifact("file.txt")).'));
+      return;
+    }
+    fill(into, files.map(item), truncated ? h('li', {class: 'muted small'}, 'Only the first files of this folder are listed.') : null);
+  }
+
+  async function refresh() {
+    for (const [path, into] of [...shown]) {
+      if (shown.get(path) !== into) continue; // redrawn meanwhile, with its own listing
+      if (path && (!expanded.has(path) || !into.isConnected)) {
+        shown.delete(path);
+        continue;
+      }
+      await load(path, into, true);
     }
   }
 
   const root = h('ul', {class: 'artifact-root'});
-  const refresh = h('button', {class: 'link small', 'aria-label': 'Reload artifacts'}, 'Reload');
-  refresh.addEventListener('click', () => load('', root));
+  const reload = h('button', {class: 'link small', 'aria-label': 'Reload artifacts'}, 'Reload');
+  reload.addEventListener('click', () => refresh());
   tree.append(root);
   load('', root);
   const element = h('section', {class: 'artifacts'},
-    h('h2', {}, 'Artifacts ', refresh),
+    h('h2', {}, 'Artifacts ', reload),
     h('div', {class: 'artifact-panes'}, tree, preview));
-  return {element};
+  return {element, refresh};
 }

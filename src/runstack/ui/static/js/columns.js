@@ -15,7 +15,7 @@ export const FIXED = [
   {id: 'name', label: 'Run name', order: 'attributes.run_name', value: (r) => r.run_name || r.run_id},
   {id: 'status', label: 'Status', order: 'attributes.status', value: (r) => r.status},
   {id: 'start', label: 'Started', order: 'attributes.start_time', value: (r) => fmtTime(r.start_time)},
-  {id: 'duration', label: 'Duration', order: null, value: (r) => fmtDuration(runDuration(r))},
+  {id: 'duration', label: 'Duration', order: 'attributes.duration', value: (r) => fmtDuration(runDuration(r))},
   {id: 'user', label: 'User', order: 'attributes.user_id', value: (r) => r.user_id || ''},
   {id: 'source', label: 'Source', order: keyTerm('tags', 'mlflow.source.name'), value: (r) => r.source || ''},
 ];

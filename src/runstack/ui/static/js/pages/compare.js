@@ -138,7 +138,7 @@ export async function render(ctx, route) {
 
   const legend = h('div', {class: 'legend'}, runs.map((run) => h('a', {class: 'legend-item', href: `#/runs/${encodeURIComponent(run.run_id)}`},
     h('span', {class: 'swatch', dataset: {color: colorFor(run.run_id)}}), run.run_name || run.run_id)));
-  const controls = chartControls(state.options, (changes) => setParams(changes, {replace: true}), {xModes: ['step', 'rel']});
+  const controls = chartControls(state.options, (changes) => setParams(changes, {replace: true}), {xModes: ['step', 'wall', 'rel']});
   const group = h('select', {'aria-label': 'Group runs by param'}, h('option', {value: ''}, 'No grouping'),
     usedParams.map((k) => h('option', {value: k}, `Group by ${k}`)));
   group.addEventListener('change', () => setParams({group: group.value || null}, {replace: true}));
@@ -195,7 +195,9 @@ export async function render(ctx, route) {
       if (!s) return null;
       const steps = s.steps.map(Number);
       const times = s.timestamps.map(Number);
-      const xs = state.options.xMode === 'rel' ? times.map((t) => (t - (run.start_time || times[0] || 0)) / 1000) : steps;
+      const mode = state.options.xMode;
+      const xs = mode === 'rel' ? times.map((t) => (t - (run.start_time || times[0] || 0)) / 1000)
+        : mode === 'wall' ? times.map((t) => t / 1000) : steps;
       return {label: run.run_name || run.run_id, color: colorFor(run.run_id), xs, ys: s.values.map(num), steps};
     });
   }

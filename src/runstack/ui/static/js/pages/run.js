@@ -42,6 +42,7 @@ export async function render(ctx, route) {
   let options = chartOptions(route.params);
 
   const header = h('div', {class: 'run-header'});
+  const artifacts = artifactsSection(runId);
   const facts = h('dl', {class: 'facts'});
   const description = h('section', {class: 'description'});
   const metricsTable = h('div', {class: 'table-wrap'});
@@ -60,7 +61,7 @@ export async function render(ctx, route) {
       h('section', {}, h('h2', {}, 'Parameters'), paramSearch, paramsBox),
       h('section', {}, h('h2', {}, 'Tags'), tagsBox)),
     h('section', {}, h('h2', {}, 'Dataset inputs'), inputsBox),
-    artifactsSection(runId).element);
+    artifacts.element);
 
   let experimentName = `Experiment ${info.experiment_id}`;
   api.experiment(info.experiment_id).then(({experiment}) => {
@@ -224,6 +225,7 @@ export async function render(ctx, route) {
         }
       }
       counts = new Map((detail.metrics || []).map((m) => [m.key, m.count]));
+      artifacts.refresh(); // new files appear while the run writes them (and once after it ends)
     } catch {
       // A missed poll is retried at the next tick.
     }

@@ -23,6 +23,7 @@ function stateOf(route) {
     columns: parseColumns(route.params.getAll('col')),
     view: route.params.get('view') || 'active',
     selected: new Set((route.params.get('sel') || '').split(',').filter(Boolean)),
+    open: (route.params.get('open') || '').split(',').filter(Boolean), // expanded runs
   };
 }
 
@@ -93,6 +94,8 @@ export async function render(ctx, route) {
       if (!append) expanded.clear();
       token = page.next_page_token || null;
       draw();
+      if (treeMode()) await reopen(mine);
+      if (mine !== generation) return;
       tableWrap.dataset.state = 'ready';
       tableWrap.dataset.loads = String(Number(tableWrap.dataset.loads || 0) + 1);
     } catch (error) {
@@ -175,7 +178,9 @@ export async function render(ctx, route) {
       })), cells);
   }
 
-  async function toggleChildren(run) {
+  // The expanded runs are in the URL (open=<id>,<id>), so a link or a reload shows the same
+  // tree. ``remember`` is false while the tree is being reopened from the URL.
+  async function toggleChildren(run, remember = true) {
     const at = rows.findIndex((r) => r.run.run_id === run.run_id);
     if (at < 0) return;
     const depth = rows[at].depth;
@@ -185,6 +190,7 @@ export async function render(ctx, route) {
       while (end < rows.length && rows[end].depth > depth) expanded.delete(rows[end++].run.run_id);
       rows.splice(at + 1, end - at - 1);
       draw();
+      if (remember) rememberOpen();
       return;
     }
     try {
@@ -192,8 +198,26 @@ export async function render(ctx, route) {
       expanded.set(run.run_id, true);
       rows.splice(at + 1, 0, ...page.runs.map((child) => ({run: child, depth: depth + 1})));
       draw();
+      if (remember) rememberOpen();
     } catch (error) {
       fill(status, errorBox(error));
+    }
+  }
+
+  function rememberOpen() {
+    state.open = [...expanded.keys()];
+    setParams({open: state.open.join(',') || null}, {replace: true});
+  }
+
+  // Expand the runs the URL names, parents before their children (rows grow as we go).
+  async function reopen(mine) {
+    const wanted = new Set(state.open);
+    for (let i = 0; i < rows.length && wanted.size; i++) {
+      const {run} = rows[i];
+      if (!wanted.has(run.run_id) || expanded.has(run.run_id) || !(run.child_count > 0)) continue;
+      wanted.delete(run.run_id);
+      await toggleChildren(run, false);
+      if (mine !== generation) return;
     }
   }
 
@@ -280,7 +304,8 @@ export async function render(ctx, route) {
     const sameQuery = before !== null && before.filter === state.filter && before.view === state.view &&
       formatOrder(before.order) === formatOrder(state.order) &&
       before.columns.map((c) => c.id).join('\n') === state.columns.map((c) => c.id).join('\n');
-    if (sameQuery && rows.length) draw(); else load();
+    const sameOpen = state.open.join(',') === [...expanded.keys()].join(',');
+    if (sameQuery && sameOpen && rows.length) draw(); else load();
   }
 
   state = stateOf(route);
