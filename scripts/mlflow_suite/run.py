@@ -6,7 +6,7 @@
 
 ``/path/to/mlflow`` is a checkout of MLflow (or any folder holding its ``tests`` package);
 ``--python`` must have ``mlflow`` (the version under test, 3.17.x), ``pytest`` and what the
-tests import (``psycopg2`` for PostgreSQL). The tests run unchanged; ``runstack_plugin.py``
+tests import (``psycopg`` for PostgreSQL). The tests run unchanged; ``runstack_plugin.py``
 swaps their server fixtures. Every failure is looked up in ``classification.py``; the exit
 status is 1 when a failure is not a known difference. Not part of runstack's own test run.
 """
