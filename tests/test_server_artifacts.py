@@ -723,3 +723,43 @@ def test_http_repository_retries_what_may_succeed_later(
         assert not (destination / "0/r/artifacts/x.txt").exists()
     finally:
         server.stop()
+
+
+@pytest.fixture
+def tiny_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a 1 MB file system of its own (tmpfs; mounting needs root)."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a 1 MB tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)  # the store plays no part
+def test_a_full_destination_is_a_507_that_stores_nothing(store_uri: str, tiny_folder: Path) -> None:
+    server = serve(store_uri, str(tiny_folder))
+    try:
+        served = Served(server, tiny_folder)
+        status, _headers, raw = served.request(
+            "PUT", f"{ROUTE}/0/r1/artifacts/big.bin", b"x" * 3_000_000
+        )
+        assert status == 507
+        body = json.loads(raw)
+        assert body["error_code"] == "RESOURCE_EXHAUSTED"
+        assert "No space left on device" in body["message"]
+        assert "nothing was stored" in body["message"]
+        assert files_under(tiny_folder) == []  # the partial file is gone, and its space
+        status, _headers, raw = served.request("PUT", f"{ROUTE}/0/r1/artifacts/ok.txt", b"fits")
+        assert status == 200, raw
+        assert files_under(tiny_folder) == ["0/r1/artifacts/ok.txt"]
+    finally:
+        server.stop()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import mimetypes
@@ -72,6 +73,20 @@ class ClientGone(Exception):
 
 # MLflow's own text files, which have no extension for ``mimetypes`` to go by.
 _TEXT_NAMES = frozenset({"mlmodel", "mlproject"})
+
+# The destination's file system is full, or the server's quota or file size limit is reached.
+_STORAGE_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _storage_full(error: OSError) -> ApiError:
+    """A 507 for an upload the destination had no room for (the partial file is removed)."""
+    logger.warning("runstack server: artifact storage is full: %s", error)
+    return ApiError(
+        f"The server's artifact storage has no room for this upload ({os.strerror(error.errno)});"
+        " nothing was stored. Free space at the server's --artifacts-destination.",
+        "RESOURCE_EXHAUSTED",
+        507,
+    )
 
 
 def content_type(name: str) -> str:
@@ -231,6 +246,8 @@ class ArtifactProxy:
                 # Content-Length, and the server's log says why.
                 logger.exception("runstack server: %s %s failed mid-response", method, path)
                 raise
+            if isinstance(error, OSError) and error.errno in _STORAGE_FULL:
+                error = _storage_full(error)
             if isinstance(error, RunstackError):
                 await send_json(send, error.http_status, error.to_dict())
                 return
