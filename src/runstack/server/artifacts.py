@@ -82,7 +82,7 @@ def _storage_full(error: OSError) -> ApiError:
     """A 507 for an upload the destination had no room for (the partial file is removed)."""
     logger.warning("runstack server: artifact storage is full: %s", error)
     return ApiError(
-        f"The server's artifact storage has no room for this upload ({os.strerror(error.errno)});"
+        f"The server's artifact storage has no room for this upload ({error.strerror or error});"
         " nothing was stored. Free space at the server's --artifacts-destination.",
         "RESOURCE_EXHAUSTED",
         507,
