@@ -170,6 +170,14 @@ def test_bulk_interval_refusals_are_worded_as_mlflow_words_them(
                 {"run_ids": ["r"], "metric_key": "m", "start_step": 1, "end_step": 0},
                 "end_step must be greater than start_step. Found start_step=1 and end_step=0.",
             ),
+            (
+                {"run_ids": ["r"], "metric_key": "m", "start_step": 1},
+                "If either start step or end step are specified, both must be specified.",
+            ),
+            (
+                {"run_ids": ["r"], "metric_key": "m", "end_step": 1},
+                "If either start step or end step are specified, both must be specified.",
+            ),
         ]
         for params, wording in cases:
             answer = httpx.get(endpoint, params=params)

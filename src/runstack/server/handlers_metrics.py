@@ -98,6 +98,11 @@ def get_history_bulk_interval(store: Store, args: dict[str, Any]) -> dict[str, A
         DEFAULT_BULK_POINTS if points is None else _positive("max_results", points, MAX_BULK_POINTS)
     )
     low, high = args["start_step"], args["end_step"]
+    if (low is None) != (high is None):
+        raise InvalidParameterError(
+            "If either start step or end step are specified, both must be specified. Give "
+            "start_step and end_step together, or neither for every step."
+        )
     if low is not None and high is not None and low > high:
         raise InvalidParameterError(
             f"end_step must be greater than start_step. Found start_step={low} and end_step={high}."
@@ -135,8 +140,8 @@ ENDPOINTS = (
         (
             Field("run_ids", STRINGS, required=True, doc="Up to 100 run ids."),
             _METRIC_KEY,
-            Field("start_step", INT64, doc="Lowest step included."),
-            Field("end_step", INT64, doc="Highest step included."),
+            Field("start_step", INT64, doc="Lowest step included; only with end_step."),
+            Field("end_step", INT64, doc="Highest step included; only with start_step."),
             Field("max_results", INT64, doc="Steps sampled per run (default 320)."),
         ),
         get_history_bulk_interval,
