@@ -145,11 +145,6 @@ _GROUPS: dict[tuple[str, str], tuple[str, ...]] = {
         "expects the step sampling of MLflow before 3.17 (union of all runs' steps); "
         "MLflow 3.17.2's own server fails it too",
     ): ("test_get_metric_history_bulk_interval_respects_max_results",),
-    (
-        DOCUMENTED,
-        "expects a one-sided step range refused; runstack accepts start_step or end_step "
-        "alone: compatibility.md, Server",
-    ): ("test_get_metric_history_bulk_interval_rejects_invalid_requests",),
     (INTERNALS, "patches mlflow.server.handlers with a mock store"): (
         "test_get_metric_history_bulk_calls_optimized_impl_when_expected",
     ),
