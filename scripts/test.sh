@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "== ruff"
-.venv/bin/ruff check src tests benchmarks examples
+.venv/bin/ruff check src tests benchmarks examples scripts
 echo "== mypy"
 .venv/bin/mypy src
 echo "== lint-imports (the layer contracts in pyproject.toml)"

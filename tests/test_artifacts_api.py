@@ -150,6 +150,11 @@ def test_bad_values_name_the_value(client: runstack.TrackingClient, tmp_path: Pa
     run_id = client.create_run("0").info.run_id
     with pytest.raises(InvalidParameterError, match="no such file"):
         client.log_artifact(run_id, str(tmp_path / "missing.bin"))
+    # Also what MLflow raises there, for scripts that catch it.
+    with pytest.raises(FileNotFoundError, match=r"missing\.bin"):
+        client.log_artifact(run_id, str(tmp_path / "missing.bin"))
+    with pytest.raises(FileNotFoundError, match="no-folder"):
+        client.log_artifacts(run_id, str(tmp_path / "no-folder"))
     with pytest.raises(InvalidParameterError, match="needs a str"):
         client.log_text(run_id, b"bytes", "t.txt")  # type: ignore[arg-type]
     with pytest.raises(InvalidParameterError, match="matplotlib or plotly"):

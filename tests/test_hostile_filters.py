@@ -3,6 +3,8 @@ statement timeout on both databases that stops a search with a 400 clients do no
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 
 import httpx
@@ -18,6 +20,7 @@ from runstack.filters.limits import (
     MAX_FILTER_VALUES,
 )
 from runstack.server.background import BackgroundServer
+from runstack.store.sql import statement_timeout
 from runstack.store.sql.database import Database
 from runstack.store.sql.statement_timeout import SearchTimeoutError
 
@@ -131,4 +134,82 @@ def test_server_answers_a_timed_out_search_with_a_400_that_is_not_retried(
             rest.search_runs(["0"])
         assert time.monotonic() - started < 5  # one attempt (~0.5 s), no retries
         # Other requests are answered meanwhile and afterwards.
+        assert httpx.get(f"{url}/health").text == "OK"
+
+
+def test_a_cancelled_bounded_read_stops_and_the_connection_is_reused_safely(
+    store_uri: str,
+) -> None:
+    db = Database(store_uri)
+    cancellation = statement_timeout.Cancellation()
+    outcome: dict[str, object] = {}
+
+    def search() -> None:
+        statement_timeout.current_cancellation.set(cancellation)
+        started = time.monotonic()
+        try:
+            db.read(lambda tx: tx.all(_slow_statement(db)), bounded=True)
+        except SearchTimeoutError as error:
+            outcome["error"] = error.message
+        outcome["seconds"] = time.monotonic() - started
+
+    try:
+        db.search_timeout_s = 60
+        worker = threading.Thread(target=search)
+        worker.start()
+        time.sleep(0.5)
+        cancellation.cancel()
+        worker.join(timeout=30)
+        assert outcome["error"] == "The search was cancelled: its client disconnected."
+        assert float(outcome["seconds"]) < 5  # not the statement's ~10-20 s
+        # Once a read has ended, cancelling its request again touches nothing: the pooled
+        # connection now serves another read.
+        done = statement_timeout.Cancellation()
+        token = statement_timeout.current_cancellation.set(done)
+        assert db.read(lambda tx: tx.scalar(sa.text("SELECT 1")), bounded=True) == 1
+        statement_timeout.current_cancellation.reset(token)
+        done.cancel()
+        assert db.read(lambda tx: tx.scalar(sa.text("SELECT 2")), bounded=True) == 2
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+def test_a_search_whose_client_disconnects_is_stopped(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's search is made slow (a statement of 10-20 s); the client sends it and
+    hangs up; the server stops the statement at once instead of running it to the end."""
+    from runstack.store.sql import search
+
+    ended: dict[str, object] = {}
+
+    def slow(db: Database, *args: object, **kwargs: object) -> object:
+        db.search_timeout_s = 60
+        try:
+            db.read(lambda tx: tx.all(_slow_statement(db)), bounded=True)
+        except SearchTimeoutError as error:
+            ended["error"] = error.message
+            raise
+        finally:
+            ended["at"] = time.monotonic()
+        raise AssertionError("the slow statement finished")
+
+    monkeypatch.setattr(search, "search_runs", slow)
+    with BackgroundServer(store_uri) as url:
+        host, port = url.removeprefix("http://").split(":")
+        body = b'{"experiment_ids": ["0"]}'
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(
+                b"POST /api/2.0/mlflow/runs/search HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+                b"Content-Type: application/json\r\nContent-Length: "
+                + str(len(body)).encode() + b"\r\n\r\n" + body
+            )  # fmt: skip
+            time.sleep(0.5)
+        closed = time.monotonic()
+        deadline = closed + 30
+        while "at" not in ended and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ended.get("error") == "The search was cancelled: its client disconnected."
+        assert float(ended["at"]) - closed < 5  # type: ignore[arg-type]
         assert httpx.get(f"{url}/health").text == "OK"

@@ -22,7 +22,12 @@ from runstack.server.background import BackgroundServer  # noqa: E402
 from runstack.server.openapi import openapi_document  # noqa: E402
 from runstack.server.routes import ALL_ENDPOINTS  # noqa: E402
 
-schema = schemathesis.openapi.from_dict(openapi_document(ALL_ENDPOINTS))
+# The auth API (users and permissions) needs a server started with --auth and signed-in
+# callers; without --auth every call is a documented 400, so it is left out here and checked
+# by tests/test_auth_api.py instead.
+schema = schemathesis.openapi.from_dict(openapi_document(ALL_ENDPOINTS)).exclude(
+    path_regex=r"/(users|experiments/permissions|registered-models/permissions)/"
+)
 _fresh = itertools.count()
 # Fields whose valid values follow a grammar or the server's state, not a JSON schema: the
 # document describes them in words; here they get values that are valid by construction.
@@ -72,7 +77,8 @@ def _adjust(path: str, values: dict[str, Any]) -> dict[str, Any]:
         adjusted.pop("artifact_location", None)
     # The body limit (1 MB) applies to the whole request, which a field schema cannot say:
     # dataset schemas and profiles are kept well under it.
-    for item in adjusted.get("datasets") or []:
+    datasets = adjusted.get("datasets")
+    for item in datasets if isinstance(datasets, list) else []:  # a negative case: any type
         dataset = item.get("dataset") if isinstance(item, dict) else None
         for name in ("schema", "profile"):
             if isinstance(dataset, dict) and isinstance(dataset.get(name), str):

@@ -222,6 +222,8 @@ def test_mlflow_compatible_entity_helpers() -> None:
     with pytest.raises(InvalidParameterError, match="'gone'"):
         LifecycleStage.matches_view_type(ViewType.ALL, "gone")
     assert SourceType.from_string("LOCAL") == 4 and SourceType.to_string(1) == "NOTEBOOK"
+    assert [ViewType.to_string(v) for v in ViewType] == ["active_only", "deleted_only", "all"]
+    assert ViewType.from_string("all") is ViewType.from_string("ALL") is ViewType.ALL
     error = MlflowException.invalid_parameter_value("bad x")
     assert error.get_http_status_code() == 400
     assert json.loads(error.serialize_as_json()) == {
@@ -248,3 +250,56 @@ def test_module_mode_runs_a_module_like_python_m(tmp_path: Path) -> None:
     (run,) = runstack.TrackingClient(uri).search_runs(["0"])
     assert run.info.run_name == "from-module"
     assert run.data.params == {"argv": "--epochs 2"}
+
+
+@pytest.mark.slow  # a child interpreter
+def test_more_mlflow_module_paths_under_the_alias() -> None:
+    done = run_python(
+        """
+        from runstack.script_runner import aliases
+        aliases.install()
+        import mlflow
+        import runstack
+        from mlflow import *  # noqa: F403
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_USER
+        from mlflow.entities.run_status import RunStatus
+        from mlflow.entities.view_type import ViewType
+        from mlflow.entities.lifecycle_stage import LifecycleStage
+        from mlflow.store.entities.paged_list import PagedList
+        from mlflow.store.entities import PagedList as Paged
+        assert mlflow.__version__ == runstack.__version__
+        assert start_run is runstack.start_run  # noqa: F405
+        assert (MLFLOW_RUN_NAME, MLFLOW_PARENT_RUN_ID, MLFLOW_USER) == (
+            "mlflow.runName", "mlflow.parentRunId", "mlflow.user")
+        assert RunStatus is runstack.RunStatus and ViewType is runstack.ViewType
+        assert LifecycleStage.ACTIVE == "active"
+        assert PagedList is Paged is runstack.entities.PagedList
+        assert mlflow.get_parent_run is runstack.get_parent_run
+        import mlflow.data
+        from mlflow.data.pandas_dataset import PandasDataset
+        from mlflow.data.sources import LocalArtifactDatasetSource
+        assert mlflow.data.from_pandas is runstack.data.from_pandas
+        assert PandasDataset is runstack.data.PandasDataset
+        assert LocalArtifactDatasetSource is runstack.data.LocalArtifactDatasetSource
+        for bad in ("import mlflow.utils.time", "mlflow.utils.file_utils", "mlflow.store.db"):
+            try:
+                exec(bad)
+            except (ImportError, AttributeError) as error:
+                print("REFUSED", str(error).split(" is a part")[0])
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "REFUSED runstack run: 'mlflow.utils.time'",
+        "REFUSED runstack run: 'mlflow.utils.file_utils'",
+        "REFUSED runstack run: 'mlflow.store.db'",
+    ]
+
+
+def test_missing_part_message_names_the_provided_packages_once() -> None:
+    from runstack.script_runner import aliases
+
+    assert aliases.PROVIDED == (
+        "mlflow, mlflow.artifacts, mlflow.client, mlflow.config, mlflow.data, mlflow.entities, "
+        "mlflow.exceptions, mlflow.store.entities, mlflow.tracking, mlflow.utils.mlflow_tags"
+    )

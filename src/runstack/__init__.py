@@ -9,6 +9,7 @@ This module imports no database, web or CLI library: the store is opened on firs
 
 from __future__ import annotations
 
+from runstack import config, data
 from runstack.artifacts.fluent import (
     get_artifact_uri,
     load_table,
@@ -53,6 +54,7 @@ from runstack.fluent import (
     active_run,
     create_experiment,
     delete_experiment,
+    delete_experiment_tag,
     delete_run,
     delete_tag,
     end_run,
@@ -116,8 +118,11 @@ __all__ = [
     "ViewType",
     "__version__",
     "active_run",
+    "config",
     "create_experiment",
+    "data",
     "delete_experiment",
+    "delete_experiment_tag",
     "delete_run",
     "delete_tag",
     "end_run",

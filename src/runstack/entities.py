@@ -57,7 +57,8 @@ class ViewType(enum.IntEnum):
 
     @staticmethod
     def to_string(view: int) -> str:
-        return ViewType(view).name
+        """MLflow's lowercase name (``"active_only"``, ``"deleted_only"``, ``"all"``)."""
+        return ViewType(view).name.lower()
 
 
 class LifecycleStage:

@@ -5,6 +5,7 @@
     RunstackError                      base: ``error_code``, ``http_status``; alias MlflowException
     ├── InvalidParameterError          INVALID_PARAMETER_VALUE, 400: a bad value from the caller
     │   ├── SettingError               an environment variable breaks its rule (runstack.settings)
+    │   ├── LocalPathNotFoundError     a file or folder to log is missing (also FileNotFoundError)
     │   ├── SearchTimeoutError         a search stopped by the statement timeout (not retried)
     │   └── FilterSyntaxError          a malformed filter, with the position of the fault (UI API)
     ├── ResourceNotFoundError          RESOURCE_DOES_NOT_EXIST, 404: no such run/experiment/tag
@@ -94,6 +95,11 @@ class SettingError(InvalidParameterError):
         self.name = name
         self.value = value
         self.rule = rule
+
+
+class LocalPathNotFoundError(InvalidParameterError, FileNotFoundError):
+    """A file or folder to log that does not exist. Also a ``FileNotFoundError``, which is
+    what MLflow raises there, so scripts that catch that still catch it."""
 
 
 class SearchTimeoutError(InvalidParameterError):

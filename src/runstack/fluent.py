@@ -195,6 +195,12 @@ def set_experiment_tag(key: str, value: Any) -> None:
     client.set_experiment_tag(experiment_choice.resolve_experiment_id(client, None), key, value)
 
 
+def delete_experiment_tag(key: str) -> None:
+    """Remove a tag from the current experiment (the one ``set_experiment_tag`` writes to)."""
+    client = _client()
+    client.delete_experiment_tag(experiment_choice.resolve_experiment_id(client, None), key)
+
+
 def set_experiment_tags(tags: dict[str, Any]) -> None:
     client = _client()
     experiment_id = experiment_choice.resolve_experiment_id(client, None)

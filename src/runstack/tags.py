@@ -42,3 +42,17 @@ HOST = "runstack.host"
 PID = "runstack.pid"
 # Why a run was marked KILLED by the reaper (its heartbeats stopped).
 KILLED_REASON = "runstack.killedReason"
+
+# MLflow's names for its tags (``mlflow.utils.mlflow_tags``), for scripts that import them ---------
+
+MLFLOW_RUN_NAME = RUN_NAME
+MLFLOW_PARENT_RUN_ID = PARENT_RUN_ID
+MLFLOW_USER = USER
+MLFLOW_RUN_NOTE = NOTE
+MLFLOW_SOURCE_NAME = SOURCE_NAME
+MLFLOW_SOURCE_TYPE = SOURCE_TYPE
+MLFLOW_GIT_COMMIT = GIT_COMMIT
+MLFLOW_GIT_BRANCH = GIT_BRANCH
+MLFLOW_DATASET_CONTEXT = DATA_CONTEXT
+MLFLOW_LOGGED_ARTIFACTS = LOGGED_ARTIFACTS
+MLFLOW_LOGGED_IMAGES = LOGGED_IMAGES

@@ -18,7 +18,7 @@ from runstack.artifacts.paths import join, safe_file_name, safe_relative_path
 from runstack.artifacts.registry import repository_for
 from runstack.artifacts.repository import ArtifactRepository
 from runstack.entities import FileInfo
-from runstack.errors import InvalidParameterError, ResourceNotFoundError
+from runstack.errors import InvalidParameterError, LocalPathNotFoundError, ResourceNotFoundError
 from runstack.tags import LOGGED_ARTIFACTS as LOGGED_ARTIFACTS_TAG
 from runstack.tags import LOGGED_IMAGES as LOGGED_IMAGES_TAG
 
@@ -39,7 +39,7 @@ def _local_source(local_path: object, what: str) -> Path:
         )
     path = Path(local_path)
     if not path.exists():
-        raise InvalidParameterError(f"Cannot log {str(path)!r}: no such file or folder.")
+        raise LocalPathNotFoundError(f"Cannot log {str(path)!r}: no such file or folder.")
     return path
 
 
@@ -326,9 +326,7 @@ class ArtifactMethods:
         return fetch(repository, relative, dst_path)
 
 
-def fetch(
-    repository: ArtifactRepository, relative: str, dst_path: str | None
-) -> str:
+def fetch(repository: ArtifactRepository, relative: str, dst_path: str | None) -> str:
     """Download ``relative`` from ``repository`` following MLflow's destination rules: into
     ``dst_path`` (created with its parents when missing, as MLflow 3 does), else a local
     artifact in place, else a new temporary folder."""

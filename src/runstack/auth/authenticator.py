@@ -6,7 +6,8 @@ Verifying a password costs a deliberately slow scrypt (about 50 ms), so a verifi
 cached for ``cache_ttl_s`` seconds, keyed by the SHA-256 of the header (the secret itself is
 never kept): a client logging thousands of values pays for one verification a minute. The
 cost is that a changed password, a deleted user or a revoked token still works, in a server
-process that verified it, until its cache entry expires.
+process that verified it, until its cache entry expires (the process that made a change
+through the API drops that user's entries at once: ``CredentialCache.forget_user``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ class CredentialCache:
     def forget(self, key: bytes) -> None:
         with self._lock:
             self._entries.pop(key, None)
+
+    def forget_user(self, username: str) -> None:
+        """Drop every entry of ``username`` (after their password, admin flag or existence
+        changed through this process): their next request is verified again."""
+        with self._lock:
+            for key in [k for k, (_, user) in self._entries.items() if user.username == username]:
+                del self._entries[key]
 
     def clear(self) -> None:
         with self._lock:

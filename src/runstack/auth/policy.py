@@ -1,6 +1,6 @@
 """Which permission each API endpoint needs, on which experiment.
 
-Keyed by the endpoint's path under its prefix (``mlflow/...`` or ``runstack/...``); the
+Keyed by the endpoint's path below ``/api/<version>/`` (``mlflow/...`` or ``runstack/...``); the
 server's own alias prefixes (``/ajax-api/``) share the rule. An endpoint missing from this
 table is for admins only, so a new endpoint is closed until someone decides its rule (a test
 checks that every endpoint has one).
@@ -23,6 +23,8 @@ class Target(Enum):
     RUN = "run_id"  # the experiment of the request's run_id
     RUNS = "run_ids"  # the experiments of each of the request's run_ids
     ANSWER = "answer"  # the experiment in the answer (get-by-name): checked afterwards
+    SELF = "username"  # the request's username must be the caller's own (users/get)
+    RESOURCE = "resource_id"  # MLflow 3's per-user permissions: the experiment's id
 
 
 class After(Enum):
@@ -48,6 +50,10 @@ _READ_RUN = Rule(Permission.READ, Target.RUN)
 _EDIT_RUN = Rule(Permission.EDIT, Target.RUN)
 _MANAGE_RUN = Rule(Permission.MANAGE, Target.RUN)
 _FILTERED = Rule(Permission.NO_PERMISSIONS, Target.NONE, After.FILTER_EXPERIMENTS)
+_SELF = Rule(Permission.NO_PERMISSIONS, Target.SELF)
+
+# Admins only; also what an endpoint missing from the table gets.
+ADMIN_ONLY = Rule(Permission.MANAGE, Target.NONE)
 
 RULES: dict[str, Rule] = {
     # MLflow's API (as MLflow's basic-auth app: update needs EDIT, delete/restore MANAGE).
@@ -76,6 +82,28 @@ RULES: dict[str, Rule] = {
     "mlflow/metrics/get-history": _READ_RUN,
     "mlflow/metrics/get-history-bulk-interval": Rule(Permission.READ, Target.RUNS),
     "mlflow/logged-models/search": Rule(Permission.READ, Target.EXPERIMENTS),
+    # MLflow's auth API (users and experiment permissions), as its basic-auth app decides:
+    # a user may read themself and change their own password; creating and deleting users
+    # and changing who is admin is for admins; an experiment's permissions are for those who
+    # may MANAGE it. Registered models (runstack has none) are answered with a 400 to all.
+    "mlflow/users/create": ADMIN_ONLY,
+    "mlflow/users/get": _SELF,
+    "mlflow/users/update-password": _SELF,
+    "mlflow/users/update-admin": ADMIN_ONLY,
+    "mlflow/users/delete": ADMIN_ONLY,
+    "mlflow/experiments/permissions/create": _MANAGE_EXP,
+    "mlflow/experiments/permissions/get": _MANAGE_EXP,
+    "mlflow/experiments/permissions/update": _MANAGE_EXP,
+    "mlflow/experiments/permissions/delete": _MANAGE_EXP,
+    # MLflow 3's per-user permissions (/api/3.0/), the form MLflow 3's AuthServiceClient
+    # uses: granting and revoking need MANAGE on the experiment; reading is for oneself.
+    "mlflow/users/permissions/grant": Rule(Permission.MANAGE, Target.RESOURCE),
+    "mlflow/users/permissions/revoke": Rule(Permission.MANAGE, Target.RESOURCE),
+    "mlflow/users/permissions/get": _SELF,
+    "mlflow/registered-models/permissions/create": _ANY,
+    "mlflow/registered-models/permissions/get": _ANY,
+    "mlflow/registered-models/permissions/update": _ANY,
+    "mlflow/registered-models/permissions/delete": _ANY,
     # runstack's own endpoints.
     "runstack/server-info": _ANY,
     "runstack/runs/create": _EDIT_EXP,
@@ -92,9 +120,6 @@ RULES: dict[str, Rule] = {
     "runstack/ui/artifacts/list": _READ_RUN,
     "runstack/ui/artifacts/get": _READ_RUN,
 }
-
-# Anything else: admins only.
-ADMIN_ONLY = Rule(Permission.MANAGE, Target.NONE)
 
 
 # The artifact proxy (``mlflow-artifacts/artifacts/<experiment id>/<run id>/...``), by method:

@@ -279,8 +279,18 @@ class AuthStore:
 
     # -- permissions -------------------------------------------------------------------
 
-    def grant(self, experiment_id: str, username: str, permission: Permission) -> None:
-        """Give ``username`` ``permission`` on the experiment (replacing an earlier grant)."""
+    def grant(
+        self,
+        experiment_id: str,
+        username: str,
+        permission: Permission,
+        *,
+        existing: bool | None = None,
+    ) -> None:
+        """Give ``username`` ``permission`` on the experiment (replacing an earlier grant).
+        ``existing=False``: only a new grant (RESOURCE_ALREADY_EXISTS if there is one, as
+        MLflow's create); ``existing=True``: only a change of one (404 if none, as MLflow's
+        update)."""
         number = _experiment_number(experiment_id)
         p = experiment_permissions.c
 
@@ -291,11 +301,21 @@ class AuthStore:
                 sa.select(experiments.c.experiment_id).where(experiments.c.experiment_id == number)
             ):
                 raise ResourceNotFoundError(f"No experiment with id {experiment_id}.")
-            tx.run(
+            removed = tx.run(
                 experiment_permissions.delete().where(
                     p.experiment_id == number, p.username == username
                 )
             )
+            if existing is False and removed:
+                raise ResourceAlreadyExistsError(
+                    f"User {username!r} already has a permission on experiment "
+                    f"{experiment_id}; change it with experiments/permissions/update."
+                )
+            if existing is True and not removed:
+                raise ResourceNotFoundError(
+                    f"User {username!r} has no permission on experiment {experiment_id} to "
+                    "update; create it with experiments/permissions/create."
+                )
             tx.run(
                 experiment_permissions.insert().values(
                     experiment_id=number, username=username, permission=permission.name
@@ -330,7 +350,7 @@ class AuthStore:
         value = self.db.read(
             lambda tx: tx.scalar(
                 sa.select(p.permission).where(
-                    p.experiment_id == int(experiment_id), p.username == username
+                    p.experiment_id == _experiment_number(experiment_id), p.username == username
                 )
             )
         )

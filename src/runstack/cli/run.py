@@ -19,14 +19,17 @@ def run(tracking_uri: str | None, module: bool, script: str, args: tuple[str, ..
 
     The script gets ARGS as sys.argv[1:] and runs as __main__; its exit code is runstack's.
     Parts of MLflow that runstack does not provide (mlflow.sklearn, ...) fail with a message
-    naming them.
+    naming them. Python child processes the script starts (multiprocessing, subprocess) get
+    the same alias, and --tracking-uri as MLFLOW_TRACKING_URI.
     """
     from runstack.script_runner.runner import run as run_script
 
     if tracking_uri:
-        from runstack.tracking_uri import set_tracking_uri
+        from runstack.settings import TRACKING_URI
+        from runstack.tracking_uri import get_tracking_uri, set_tracking_uri
 
         set_tracking_uri(tracking_uri)
+        TRACKING_URI.export(get_tracking_uri())  # resolved, for the script's children too
     # SystemExit directly (not sys.exit): the status the script's exit recorded for its
     # runs (FAILED, KILLED) must not be overwritten by the runner's own exit.
     raise SystemExit(run_script(script, list(args), module=module))

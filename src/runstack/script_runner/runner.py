@@ -13,7 +13,7 @@ import runpy
 import sys
 from types import TracebackType
 
-from runstack.script_runner import aliases
+from runstack.script_runner import aliases, children
 
 _HINT = (
     "runstack run: the script reached a part of MLflow that runstack does not provide. "
@@ -40,7 +40,14 @@ def _script_frames(traceback: TracebackType | None) -> TracebackType | None:
 
 
 def run(target: str, args: list[str], module: bool = False) -> int:
-    """Run ``target`` (a path, or a module name when ``module``) and return its exit code."""
+    """Run ``target`` (a path, or a module name when ``module``) and return its exit code.
+
+    Python child processes the script starts get the alias too (``children.py``)."""
+    with children.inherited_alias():
+        return _run(target, args, module)
+
+
+def _run(target: str, args: list[str], module: bool) -> int:
     aliases.install()
     sys.argv = [target, *args]
     if module:

@@ -29,15 +29,17 @@ from runstack import __version__, settings
 from runstack.auth.authenticator import REALM
 from runstack.auth.store import AuthStore, User
 from runstack.errors import ApiError, InvalidParameterError, RunstackError, StoreUnavailableError
-from runstack.server import handlers_ui, handlers_ui_artifacts, reaper
+from runstack.server import handlers_auth, handlers_ui, handlers_ui_artifacts, reaper
 from runstack.server.artifact_settings import ArtifactSettings, narrow_endpoints, serve_store
 from runstack.server.artifacts import ROUTES as ARTIFACT_ROUTES
 from runstack.server.artifacts import ArtifactProxy
 from runstack.server.auth_guard import AuthGuard
 from runstack.server.auth_session import session_header, session_routes
 from runstack.server.config import ServerSettings
+from runstack.server.disconnect import call_cancellable, cancel_on_disconnect
 from runstack.server.endpoints import (
     AJAX_PREFIX,
+    CALLER,
     MLFLOW_PREFIX,
     RUNSTACK_AJAX_PREFIX,
     RUNSTACK_PREFIX,
@@ -50,6 +52,7 @@ from runstack.server.request_json import decode_object
 from runstack.server.routes import ALL_ENDPOINTS
 from runstack.store import open_store
 from runstack.store.base import Store
+from runstack.store.sql.statement_timeout import Cancellation
 from runstack.store.sql.store import SqlStore
 
 _API_PREFIXES = ("/api/", "/ajax-api/")
@@ -139,12 +142,15 @@ def _too_large(size: int, limit: int) -> ApiError:
     )
 
 
-def _index(read_only: bool, destination: str | None = None) -> dict[str, Endpoint]:
+def _index(
+    read_only: bool, destination: str | None = None, guard: AuthGuard | None = None
+) -> dict[str, Endpoint]:
     table = {}
     for endpoint in (
         *ALL_ENDPOINTS,
         handlers_ui.config_endpoint(read_only),
         *handlers_ui_artifacts.artifact_endpoints(destination),
+        *handlers_auth.auth_endpoints(guard),
     ):
         table[endpoint.full_path] = endpoint
         if endpoint.prefix == MLFLOW_PREFIX:
@@ -225,9 +231,6 @@ def create_app(
     body_limit = config.max_body_bytes
     # Store calls block: they run on these threads (each may hold a database connection).
     workers = ThreadPoolExecutor(config.threads, thread_name_prefix="runstack-api")
-    endpoints = narrow_endpoints(
-        _index(config.read_only, artifact_settings.destination), artifact_settings
-    )
     proxy = ArtifactProxy(artifact_settings, config.read_only)
     document = openapi_document(ALL_ENDPOINTS)
     # --auth: every API request names its user, who needs a permission (auth_guard.py).
@@ -241,10 +244,15 @@ def create_app(
             else AuthStore.open(backend_store_uri),
             config.auth,
         )
+    endpoints = narrow_endpoints(
+        _index(config.read_only, artifact_settings.destination, guard), artifact_settings
+    )
 
     def call(
         endpoint: Endpoint, args: dict[str, Any], user: User | None
     ) -> dict[str, Any] | Response:
+        if endpoint.caller:
+            args = {**args, CALLER: None if user is None else user.username}
         if guard is not None and user is not None:
             guard.check(user, endpoint, args)
             body = endpoint.handler(holder.get(), args)
@@ -279,7 +287,7 @@ def create_app(
     in_flight = 0
 
     async def answer(
-        endpoint: Endpoint, args: dict[str, Any], user: User | None
+        endpoint: Endpoint, args: dict[str, Any], user: User | None, receive: Receive
     ) -> dict[str, Any] | Response:
         nonlocal in_flight
         in_flight += 1
@@ -290,9 +298,15 @@ def create_app(
                 await asyncio.sleep(0)
                 if in_flight == 1:
                     return call(endpoint, args, user)
-            return await asyncio.get_running_loop().run_in_executor(
-                workers, call, endpoint, args, user
-            )
+            # A search whose client leaves is stopped rather than left to run (disconnect.py).
+            cancellation = Cancellation()
+            watcher = asyncio.create_task(cancel_on_disconnect(receive, cancellation))
+            try:
+                return await asyncio.get_running_loop().run_in_executor(
+                    workers, call_cancellable, cancellation, call, endpoint, args, user
+                )
+            finally:
+                watcher.cancel()
         finally:
             in_flight -= 1
 
@@ -322,7 +336,7 @@ def create_app(
                 body = await _read_body(scope, receive, body_limit, config.body_timeout_s)
                 raw = decode_object(body)
             args = parse_fields(endpoint.fields, raw)
-            answered = await answer(endpoint, args, user)
+            answered = await answer(endpoint, args, user, receive)
             response = answered if isinstance(answered, Response) else JSONResponse(answered)
         except RunstackError as error:
             response = error_response(error)

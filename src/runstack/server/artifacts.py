@@ -71,9 +71,6 @@ class ClientGone(Exception):
 # Responses ------------------------------------------------------------------------------------
 
 
-# MLflow's own text files, which have no extension for ``mimetypes`` to go by.
-_TEXT_NAMES = frozenset({"mlmodel", "mlproject"})
-
 # The destination's file system is full, or the server's quota or file size limit is reached.
 _STORAGE_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
@@ -82,11 +79,15 @@ def _storage_full(error: OSError) -> ApiError:
     """A 507 for an upload the destination had no room for (the partial file is removed)."""
     logger.warning("runstack server: artifact storage is full: %s", error)
     return ApiError(
-        f"The server's artifact storage has no room for this upload ({error.strerror or error});"
+        f"The server's artifact storage has no room for this upload ({error.strerror});"
         " nothing was stored. Free space at the server's --artifacts-destination.",
         "RESOURCE_EXHAUSTED",
         507,
     )
+
+
+# MLflow's own text files, which have no extension for ``mimetypes`` to go by.
+_TEXT_NAMES = frozenset({"mlmodel", "mlproject"})
 
 
 def content_type(name: str) -> str:

@@ -28,7 +28,7 @@ from runstack.auth.store import AuthStore, User
 from runstack.errors import ApiError
 from runstack.server.endpoints import Endpoint
 
-_API_ROOT = "/api/2.0/"
+_API_ROOTS = ("/api/2.0/", "/api/3.0/")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,14 @@ class AuthSettings:
     def export(self) -> None:
         settings.SERVER_AUTH.export("true")
         settings.SERVER_AUTH_DEFAULT_PERMISSION.export(self.default_permission.name)
+
+
+def policy_path(full_path: str) -> str:
+    """The key of an endpoint in ``policy.RULES``: its path below ``/api/<version>/``."""
+    for root in _API_ROOTS:
+        if full_path.startswith(root):
+            return full_path.removeprefix(root)
+    return full_path
 
 
 def _denied(endpoint: Endpoint, needs: Permission, experiment_id: str | None) -> ApiError:
@@ -88,8 +96,14 @@ class AuthGuard:
         """Verify the header (blocks: database and scrypt); 401 or 429 when it fails."""
         return self.authenticator.authenticate(header, client)
 
+    def forget_user(self, username: str) -> None:
+        """Drop this process's cached credentials and grants of ``username`` (their password,
+        admin flag, existence or grants changed here): the next request reads them anew."""
+        self.authenticator.cache.forget_user(username)
+        self.access.forget(username)
+
     def _rule(self, endpoint: Endpoint) -> Rule:
-        rule = rule_for(endpoint.full_path.removeprefix(_API_ROOT))
+        rule = rule_for(policy_path(endpoint.full_path))
         return ADMIN_ONLY if rule is None else rule
 
     def check(self, user: User, endpoint: Endpoint, args: dict[str, Any]) -> None:
@@ -106,7 +120,16 @@ class AuthGuard:
         target = rule.target
         if target in (Target.NONE, Target.ANSWER):
             return
-        if target in (Target.EXPERIMENT, Target.EXPERIMENTS):
+        if target is Target.SELF:
+            if args.get(target.value) != user.username:
+                raise ApiError(
+                    f"Permission denied: {endpoint.full_path} for another user is for admins "
+                    "only; a user may use it for themself.",
+                    "PERMISSION_DENIED",
+                    403,
+                )
+            return
+        if target in (Target.EXPERIMENT, Target.EXPERIMENTS, Target.RESOURCE):
             raw = args.get(target.value)
             experiment_ids = ["0"] if raw is None and target is Target.EXPERIMENT else _ids(raw)
         else:

@@ -23,6 +23,10 @@ AJAX_PREFIX = "/ajax-api/2.0/mlflow/"
 RUNSTACK_PREFIX = "/api/2.0/runstack/"
 # ... also answered here, beside MLflow's UI prefix (the web UI calls both this way).
 RUNSTACK_AJAX_PREFIX = "/ajax-api/2.0/runstack/"
+# MLflow 3's auth API (per-user permissions) lives under version 3.0.
+MLFLOW_V3_PREFIX = "/api/3.0/mlflow/"
+# The key of the signed-in user's name in the args of an endpoint with ``caller``.
+CALLER = "__caller__"
 
 # A handler answers a JSON body, or (an endpoint sending bytes) a ready response.
 Handler = Callable[[Store, dict[str, Any]], "dict[str, Any] | Response"]
@@ -42,6 +46,9 @@ class Endpoint:
     quick: bool = False
     # The app adds its limits for clients (``ServerSettings.client_limits``) to the answer.
     reports_limits: bool = False
+    # The handler gets the signed-in user's name in ``args[CALLER]`` (None without --auth):
+    # the auth API's rules about one's own account (auth_guard.py, handlers_auth.py).
+    caller: bool = False
 
     # A POST that changes nothing (a search): still answered by a --read-only server.
     reads_only: bool = False

@@ -233,8 +233,10 @@ def openapi_document(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
             "title": "runstack tracking server",
             "version": __version__,
             "description": "MLflow's tracking REST API (/api/2.0/mlflow/, also under "
-            "/ajax-api/2.0/mlflow/) and runstack's additions (/api/2.0/runstack/). Errors "
-            "are JSON {error_code, message} on every /api/ path.",
+            "/ajax-api/2.0/mlflow/), MLflow's auth API for users and permissions (with "
+            "--auth; MLflow 3's per-user permissions under /api/3.0/mlflow/) and runstack's "
+            "additions (/api/2.0/runstack/). Errors are JSON {error_code, message} on every "
+            "/api/ path.",
         },
         "paths": paths,
         "components": {"schemas": _COMPONENTS},

@@ -148,6 +148,18 @@ BY_NAME: dict[str, Schema] = {
     "heartbeat_timeout_ms": _LEASE,
 }
 # ... unless the endpoint (its path after the prefix) has its own rule.
+# The auth API (server/handlers_auth.py): auth.store.check_username, passwords.
+# check_password_rule, handlers_auth._permission and _experiment_resource.
+BY_NAME.update(
+    {
+        "username": {"type": "string", "pattern": f"^[A-Za-z0-9][A-Za-z0-9._@+-]{{0,254}}{_END}"},
+        "password": {**TEXT, "minLength": 8, "maxLength": 1024},
+        "permission": {"type": "string", "enum": ["NO_PERMISSIONS", "READ", "EDIT", "MANAGE"]},
+        "resource_type": {"type": "string", "enum": ["experiment"]},
+        "resource_id": EXPERIMENT_ID,
+    }
+)
+
 BY_PATH: dict[tuple[str, str], Schema] = {
     ("runs/search", "max_results"): {"type": "integer", "minimum": 1, "maximum": 50_000},
     ("experiments/search", "max_results"): {"type": "integer", "minimum": 1, "maximum": 50_000},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runstack.server import (
+    handlers_auth,
     handlers_experiments,
     handlers_metrics,
     handlers_models,
@@ -21,4 +22,5 @@ ALL_ENDPOINTS: tuple[Endpoint, ...] = (
     *handlers_runstack.ENDPOINTS,
     *handlers_ui.ENDPOINTS,
     *handlers_ui_artifacts.ENDPOINTS,
+    *handlers_auth.ENDPOINTS,
 )
