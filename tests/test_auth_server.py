@@ -126,6 +126,7 @@ def _requests(e: str, r: str, n: int) -> dict[str, tuple[str, str, dict[str, Any
         ),
         "mlflow/runs/create": ("EDIT", "POST", {"experiment_id": e}),
         "mlflow/runs/get": ("READ", "GET", {"run_id": r}),
+        "mlflow/artifacts/list": ("READ", "GET", {"run_id": r}),
         "mlflow/runs/update": ("EDIT", "POST", {"run_id": r, "status": "RUNNING"}),
         "mlflow/runs/delete": ("MANAGE", "POST", {"run_id": r}),
         "mlflow/runs/restore": ("MANAGE", "POST", {"run_id": r}),

@@ -58,6 +58,12 @@ def _adjust(path: str, values: dict[str, Any]) -> dict[str, Any]:
             adjusted.get(name), str
         ):
             adjusted[name] = f"{adjusted[name]}-{next(_fresh)}"
+    # start_step and end_step come together (as MLflow): one rule across two fields.
+    if path.endswith("get-history-bulk-interval") and ("start_step" in adjusted) != (
+        "end_step" in adjusted
+    ):
+        adjusted.pop("start_step", None)
+        adjusted.pop("end_step", None)
     # start_step after end_step is a 400 (as MLflow): one rule across two fields.
     for low_name, high_name in (("start_step", "end_step"), ("min_step", "max_step")):
         low, high = _number(adjusted.get(low_name)), _number(adjusted.get(high_name))

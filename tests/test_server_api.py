@@ -141,7 +141,7 @@ def test_run_create_validates_tags_and_parent(api: Api) -> None:
     error = api.error(400, "POST", "runs/create", {})
     assert error["message"] == "Missing value for required parameter 'experiment_id'."
     error = api.error(400, "POST", "runs/create", {"experiment_id": "0", "start_time": "soon"})
-    assert "'soon'" in error["message"] and "start_time" in error["message"]
+    assert '"soon"' in error["message"] and "start_time" in error["message"]
     error = api.error(404, "POST", "runs/create", {"experiment_id": "42"})
     assert "42" in error["message"]
 
@@ -254,7 +254,7 @@ def test_bad_bodies(api: Api) -> None:
         "runs/log-metric",
         {"run_id": "x" * 40, "key": "m", "value": "high", "timestamp": 1},
     )
-    assert "'high'" in error["message"] and "'value'" in error["message"]
+    assert '"high"' in error["message"] and "'value'" in error["message"]
 
 
 def test_log_inputs_records_datasets(api: Api) -> None:

@@ -68,6 +68,7 @@ RULES: dict[str, Rule] = {
     "mlflow/experiments/delete-experiment-tag": _EDIT_EXP,
     "mlflow/runs/create": _EDIT_EXP,
     "mlflow/runs/get": _READ_RUN,
+    "mlflow/artifacts/list": _READ_RUN,
     "mlflow/runs/update": _EDIT_RUN,
     "mlflow/runs/delete": _MANAGE_RUN,
     "mlflow/runs/restore": _MANAGE_RUN,

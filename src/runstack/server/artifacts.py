@@ -86,7 +86,13 @@ def _storage_full(error: OSError) -> ApiError:
     )
 
 
+# MLflow's own text files, which have no extension for ``mimetypes`` to go by.
+_TEXT_NAMES = frozenset({"mlmodel", "mlproject"})
+
+
 def content_type(name: str) -> str:
+    if name.rsplit("/", 1)[-1].lower() in _TEXT_NAMES:
+        return "text/plain"
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 

@@ -9,6 +9,7 @@ Every failure names the field, the value and the rule.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -53,7 +54,20 @@ def missing(name: str) -> InvalidParameterError:
 
 
 def _bad(name: str, value: object, rule: str) -> InvalidParameterError:
-    return InvalidParameterError(f"Invalid value {preview(value)} for parameter '{name}': {rule}.")
+    """MLflow's wording (the value as JSON, then "supplied"), which clients and MLflow's own
+    tests match, followed by the rule."""
+    return InvalidParameterError(
+        f"Invalid value {_as_json(value)} for parameter '{name}' supplied: {rule}."
+    )
+
+
+def _as_json(value: object) -> str:
+    """The value as the request spelled it (JSON), shortened like ``preview``."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return preview(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 # proto3 JSON's decimal forms, ASCII only: str.isdigit() also accepts "²" and "٣", and
@@ -62,6 +76,7 @@ _INT64_TEXT = re.compile(r"-?[0-9]{1,19}")
 _LONG_INT_TEXT = re.compile(r"-?[0-9]{20,}")  # well formed, but no int64 has that many digits
 _DOUBLE_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
 _MAX_NUMBER_TEXT = 400
+_SHOWN = 60  # characters of a bad value shown in an error
 _DOUBLE_MAX_INT = int(1.7976931348623157e308)
 
 

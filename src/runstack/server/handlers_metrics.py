@@ -14,7 +14,7 @@ from typing import Any
 from runstack.entities import Metric
 from runstack.errors import InvalidParameterError
 from runstack.server.endpoints import GET, Endpoint
-from runstack.server.fields import INT64, STRING, STRINGS, Field
+from runstack.server.fields import INT64, STRING, STRINGS, Field, missing
 from runstack.server.handlers_runs import RUN_ID
 from runstack.store.base import Store
 from runstack.validation import validate_key, validate_run_id
@@ -45,14 +45,22 @@ def _decode_offset(token: str) -> int:
 def _positive(name: str, value: int, limit: int) -> int:
     if not 1 <= value <= limit:
         raise InvalidParameterError(
-            f"Invalid value {value} for parameter '{name}': it must be between 1 and {limit}."
+            f"Invalid value {value} for parameter '{name}' supplied: {name} must be between 1 "
+            f"and {limit}."
         )
     return value
 
 
+def _metric_key(args: dict[str, Any]) -> str:
+    """The requested key; "" is proto3's unset value, so it is missing (as MLflow says)."""
+    if args["metric_key"] == "":
+        raise missing("metric_key")
+    return validate_key(args["metric_key"], "Metric")
+
+
 def get_history(store: Store, args: dict[str, Any]) -> dict[str, Any]:
     run_id = validate_run_id(args["run_id"])
-    history = store.get_metric_history(run_id, validate_key(args["metric_key"], "Metric"))
+    history = store.get_metric_history(run_id, _metric_key(args))
     start = _decode_offset(args["page_token"]) if args["page_token"] else 0
     if args["max_results"] is None:
         page, token = history[start:], None
@@ -81,21 +89,26 @@ def get_history_bulk_interval(store: Store, args: dict[str, Any]) -> dict[str, A
         raise InvalidParameterError("Missing value for required parameter 'run_ids'.")
     if len(run_ids) > MAX_BULK_RUNS:
         raise InvalidParameterError(
-            f"Invalid value for parameter 'run_ids': {len(run_ids)} runs given, at most "
-            f"{MAX_BULK_RUNS} are allowed per request."
+            f"GetMetricHistoryBulkInterval request must specify at most {MAX_BULK_RUNS} "
+            f"run_ids. Received {len(run_ids)} run_ids."
         )
-    key = validate_key(args["metric_key"], "Metric")
+    key = _metric_key(args)
     points = args["max_results"]
     points = (
         DEFAULT_BULK_POINTS if points is None else _positive("max_results", points, MAX_BULK_POINTS)
     )
     low, high = args["start_step"], args["end_step"]
+    if (low is None) != (high is None):
+        raise InvalidParameterError(
+            "If either start step or end step are specified, both must be specified. Give "
+            "start_step and end_step together, or neither for every step."
+        )
     if low is not None and high is not None and low > high:
         raise InvalidParameterError(
-            f"Invalid step range: start_step {low} is greater than end_step {high}."
+            f"end_step must be greater than start_step. Found start_step={low} and end_step={high}."
         )
     metrics = []
-    for run_id in sorted(set(run_ids)):
+    for run_id in dict.fromkeys(run_ids):  # in the order asked, each once (as MLflow)
         history = [
             Metric(m.key, m.value, m.timestamp, m.step, run_id)
             for m in store.get_metric_history(run_id, key)
@@ -127,8 +140,8 @@ ENDPOINTS = (
         (
             Field("run_ids", STRINGS, required=True, doc="Up to 100 run ids."),
             _METRIC_KEY,
-            Field("start_step", INT64, doc="Lowest step included."),
-            Field("end_step", INT64, doc="Highest step included."),
+            Field("start_step", INT64, doc="Lowest step included; only with end_step."),
+            Field("end_step", INT64, doc="Highest step included; only with start_step."),
             Field("max_results", INT64, doc="Steps sampled per run (default 320)."),
         ),
         get_history_bulk_interval,

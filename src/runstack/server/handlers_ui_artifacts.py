@@ -1,5 +1,6 @@
-"""The run page's artifact endpoints (``/api/2.0/runstack/ui/artifacts/...``): one folder of a
-run's artifacts, and one file's bytes, read through the run's own artifact repository.
+"""The endpoints that read a run's artifacts through the run's own artifact repository: the run
+page's (``/api/2.0/runstack/ui/artifacts/...``: one folder, one file's bytes) and MLflow's
+``artifacts/list`` (one folder, as MLflow's server answers it).
 
 A run whose artifact URI is ``mlflow-artifacts:`` is read from this server's artifacts
 destination (as ``runstack gc`` maps it, ``artifacts.cleanup.resolve``). Files are sent a block
@@ -36,6 +37,13 @@ GET_PATH = "ui/artifacts/get"
 
 def run_repository(store: Store, run_id: str, destination: str | None) -> ArtifactRepository:
     """The repository of the run's artifacts (404 for an unknown run)."""
+    return _run_artifacts(store, run_id, destination)[1]
+
+
+def _run_artifacts(
+    store: Store, run_id: str, destination: str | None
+) -> tuple[str, ArtifactRepository]:
+    """The run's artifact URI and the repository that reads it."""
     run = store.get_run(validate_run_id(run_id))
     uri = run.info.artifact_uri
     if scheme_of(uri) == "mlflow-artifacts" and destination is None:
@@ -50,7 +58,7 @@ def run_repository(store: Store, run_id: str, destination: str | None) -> Artifa
             f"Run {run_id!r} keeps its artifacts at {uri!r}; this server reads only local "
             "folders, S3 and its own artifacts destination."
         )
-    return repository_for(storage)
+    return uri, repository_for(storage)
 
 
 def _list(destination: str | None) -> Handler:
@@ -105,12 +113,49 @@ def _get(destination: str | None) -> Handler:
     return handler
 
 
+def _mlflow_list(destination: str | None) -> Handler:
+    """MLflow's ``artifacts/list``: paths relative to the run's root, no size for a folder,
+    ``files`` left out when there are none (proto3 JSON)."""
+
+    def handler(store: Store, args: dict[str, Any]) -> dict[str, Any]:
+        relative = safe_relative_path(args["path"])
+        root_uri, repository = _run_artifacts(store, args["run_id"], destination)
+        files = []
+        for info in repository.list(relative or None):
+            entry: dict[str, Any] = {"path": info.path, "is_dir": info.is_dir}
+            if not info.is_dir:
+                entry["file_size"] = info.file_size
+            files.append(entry)
+        return {"root_uri": root_uri, "files": files} if files else {"root_uri": root_uri}
+
+    return handler
+
+
 _RUN = Field("run_id", STRING, required=True, doc="The run.")
 
 
-def artifact_endpoints(destination: str | None) -> tuple[Endpoint, Endpoint]:
-    """The two endpoints as a server with this artifacts ``destination`` answers them."""
+def mlflow_list_endpoint(destination: str | None) -> Endpoint:
+    """MLflow's ``GET artifacts/list`` as a server with this artifacts ``destination`` answers
+    it."""
+    return Endpoint(
+        "artifacts/list",
+        GET,
+        (
+            Field("run_id", STRING, required=True, doc="The run.", alias="run_uuid"),
+            Field("path", STRING, doc='A folder of the run\'s artifacts ("" the root).'),
+            Field("page_token", STRING, doc="Accepted and ignored: one page holds every entry."),
+        ),
+        _mlflow_list(destination),
+        "The direct children of one folder of a run's artifacts (MLflow's ListArtifacts).",
+        "{root_uri, files: [{path, is_dir, file_size}]}: paths relative to the run's artifact "
+        "root, no file_size for a folder, no files key for an empty or missing folder",
+    )
+
+
+def artifact_endpoints(destination: str | None) -> tuple[Endpoint, ...]:
+    """The endpoints as a server with this artifacts ``destination`` answers them."""
     return (
+        mlflow_list_endpoint(destination),
         Endpoint(
             LIST_PATH,
             GET,

@@ -34,10 +34,10 @@ _SEGMENT = "(?!\\.\\.?(?:/|$))[\\w.\\- :]+"
 _KEY = f"^(?!\\.\\.)(?!/){_SEGMENT}(?:/{_SEGMENT})*$"
 
 TEXT: Schema = {"type": "string", "pattern": _NO_NUL}
-# artifacts.paths.safe_relative_path: no NUL, control character or backslash, not absolute, no
-# drive letter, no ".." segment; safe_file_name: and some segment other than "" and ".".
+# artifacts.paths.safe_relative_path: no NUL, control character or backslash, not absolute,
+# no drive letter, no ".." segment; safe_file_name: and some segment other than "" and ".".
 _END = "(?![\\s\\S])"  # the very end (a "$" also matches before a final newline)
-_SAFE_PATH = f"^(?!/)(?![A-Za-z]:)(?!(?:[^/]*/)*\\.\\.(?:/|{_END}))[^\\x00-\\x1f\\x7f\\\\]*$"
+_SAFE_PATH = f"^(?!/)(?![A-Za-z]:)(?!(?:[^/]*/)*\\.\\.(?:/|{_END}))[^\\x00-\\x1f\\x7f\\\\]*{_END}"
 ARTIFACT_PATH: Schema = {"type": "string", "pattern": _SAFE_PATH}
 ARTIFACT_FILE: Schema = {
     "type": "string",
@@ -222,6 +222,7 @@ BY_PATH.update(
             "additionalProperties": False,
         },
         ("ui/metrics/series", "max_points"): _bounded(4, 100_000),
+        ("artifacts/list", "path"): ARTIFACT_PATH,
         ("ui/artifacts/list", "path"): ARTIFACT_PATH,
         ("ui/artifacts/get", "path"): ARTIFACT_FILE,
         ("ui/artifacts/get", "max_bytes"): _bounded(1, 1 << 40),
