@@ -89,6 +89,9 @@ def create_postgres_database() -> tuple[str, str]:
         name = f"runstack_test_{uuid.uuid4().hex[:12]}"
         with _admin() as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
+            # A test's commit need not wait for the disk: a crash of the test server loses
+            # nothing anyone needs, and the tests do thousands of small commits.
+            admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit TO off')
         _session_database = name
     schema = f"t_{uuid.uuid4().hex[:16]}"
     base = _plain(POSTGRES_ADMIN_URI).rsplit("/", 1)[0]
@@ -112,6 +115,17 @@ def drop_postgres_database(schema: str) -> None:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     except psycopg.Error:
         pass
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave the schemathesis module out of a run that deselects slow tests: schemathesis
+    builds its cases while collecting (about 14 s of CPU per process), and its one test is
+    marked slow anyway."""
+    if collection_path.name == "test_openapi_schemathesis.py":
+        expression = config.getoption("markexpr") or ""
+        if "not slow" in expression.replace("  ", " "):
+            return True
+    return None
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -24,6 +24,9 @@ from runstack.server.auth_guard import AuthSettings
 from runstack.server.background import BackgroundServer
 from runstack.server.config import ServerSettings
 
+# Every test here starts a server with --auth and signs users in: seconds each.
+pytestmark = pytest.mark.slow
+
 API = "/api/2.0/mlflow/"
 API_V3 = "/api/3.0/mlflow/"  # MLflow 3's per-user permissions
 ADMIN = ("admin", "admin password")

@@ -21,6 +21,9 @@ from runstack.server.background import BackgroundServer
 from runstack.server.config import ServerSettings
 from runstack.server.routes import ALL_ENDPOINTS
 
+# Servers started with --auth, users signed in: about a second per test.
+pytestmark = pytest.mark.slow
+
 API = "/api/2.0/"
 ADMIN = ("admin", "admin password")
 LEVELS = ("NO_PERMISSIONS", "READ", "EDIT", "MANAGE")

@@ -23,6 +23,9 @@ from runstack.errors import ResourceNotFoundError
 from s3_server import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
 from test_server_artifacts import ROUTE, Served, serve
 
+# A server (and for S3, moto's server) per test.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def served(store_uri: str, tmp_path: Path) -> Iterator[Served]:

@@ -26,6 +26,9 @@ from s3_server import free_port, s3_bucket, s3_endpoint  # noqa: F401  (fixtures
 from test_server_artifacts import ROUTE, Served, serve
 from test_server_artifacts_memory import vm_peak
 
+# A server and moto's S3 server per test, and tens of megabytes through them.
+pytestmark = pytest.mark.slow
+
 LIMIT = 20 * 1024 * 1024
 
 
