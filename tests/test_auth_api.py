@@ -20,9 +20,8 @@ import pytest
 
 from runstack.auth.permissions import Permission
 from runstack.auth.store import AuthStore
-from runstack.server.auth_guard import AuthSettings
 from runstack.server.background import BackgroundServer
-from runstack.server.config import ServerSettings
+from test_auth_server import auth_server
 
 # Every test here starts a server with --auth and signs users in: seconds each.
 pytestmark = pytest.mark.slow
@@ -49,15 +48,10 @@ def served(
     monkeypatch.setenv("RUNSTACK_SERVER_ARTIFACTS_DESTINATION", str(tmp_path / "artifacts"))
     auth = AuthStore.open(store_uri)
     auth.create_user(*ADMIN, is_admin=True)
-    settings = ServerSettings(
-        auth=AuthSettings(default_permission=Permission.NO_PERMISSIONS, grants_ttl_s=10.0)
-    )
-    server = BackgroundServer(store_uri, server_settings=settings)
-    server.start()
     try:
-        yield server.url, auth
+        with auth_server(store_uri, grants_ttl_s=10.0) as url:
+            yield url, auth
     finally:
-        server.stop()
         auth.close()
 
 

@@ -5,6 +5,7 @@ every permission level answered as MLflow's basic-auth app would (403 when lacki
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,16 +44,23 @@ def served(
     auth.create_user(*ADMIN, is_admin=True)
     for level in LEVELS:
         auth.create_user(level.lower(), f"{level.lower()} password")
+    with auth_server(store_uri, grants_ttl_s=0.0) as url:
+        yield url, auth
+    auth.close()
+
+
+@contextlib.contextmanager
+def auth_server(store_uri: str, grants_ttl_s: float) -> Iterator[str]:
+    """A running ``--auth`` server over ``store_uri`` (no default permission); its URL."""
     settings = ServerSettings(
-        auth=AuthSettings(default_permission=Permission.NO_PERMISSIONS, grants_ttl_s=0.0)
+        auth=AuthSettings(default_permission=Permission.NO_PERMISSIONS, grants_ttl_s=grants_ttl_s)
     )
     server = BackgroundServer(store_uri, server_settings=settings)
     server.start()
     try:
-        yield server.url, auth
+        yield server.url
     finally:
         server.stop()
-        auth.close()
 
 
 def test_missing_or_wrong_credentials_are_401_with_one_message(

@@ -134,9 +134,10 @@ print("RESULT:" + json.dumps({
 """
 
 
-def run_mlflow(url: str, work: Path) -> dict[str, Any]:
+def run_mlflow(url: str, work: Path, source: str = MLFLOW_SCRIPT) -> dict[str, Any]:
+    """Run an MLflow-client script (``source``) against ``url``; its ``RESULT:`` JSON."""
     script = work / "script.py"
-    script.write_text(MLFLOW_SCRIPT)
+    script.write_text(source)
     done = run_python(
         f"import runpy, sys; sys.argv = ['s', {url!r}, {str(work)!r}]; "
         f"runpy.run_path({str(script)!r}, run_name='__main__')",

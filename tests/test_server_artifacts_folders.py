@@ -8,20 +8,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 
 import runstack
 import runstack.artifacts
-from conftest import run_python
 from runstack.artifacts.registry import repository_for
 from runstack.artifacts.s3 import S3ArtifactRepository
 from runstack.entities import FileInfo
 from runstack.errors import ResourceNotFoundError
 from s3_server import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
-from test_server_artifacts import ROUTE, Served, serve
+from test_server_artifacts import ROUTE, Served, run_mlflow, serve
 
 # A server (and for S3, moto's server) per test.
 pytestmark = pytest.mark.slow
@@ -129,23 +127,9 @@ print("RESULT:" + json.dumps({
 """
 
 
-def run_mlflow(url: str, work: Path) -> dict[str, Any]:
-    script = work / "script.py"
-    script.write_text(MLFLOW_SCRIPT)
-    done = run_python(
-        f"import runpy, sys; sys.argv = ['s', {url!r}, {str(work)!r}]; "
-        f"runpy.run_path({str(script)!r}, run_name='__main__')",
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT:"))
-    result: dict[str, Any] = json.loads(line[len("RESULT:") :])
-    return result
-
-
 @pytest.mark.slow
 def test_mlflow_client_downloads_empty_folders(served: Served, tmp_path: Path) -> None:
-    result = run_mlflow(served.url, tmp_path)
+    result = run_mlflow(served.url, tmp_path, MLFLOW_SCRIPT)
     assert result["listing"] == [["empty_dir", True], ["keep", True]]
     assert result["whole"] == ["ok", ["empty_dir/", "keep/", "keep/a.txt"]]
     assert result["client_whole"] == ["ok", ["empty_dir/", "keep/", "keep/a.txt"]]

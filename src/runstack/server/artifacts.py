@@ -27,7 +27,7 @@ import logging
 import mimetypes
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -345,37 +345,43 @@ class ArtifactProxy:
             413,
         )
 
+    async def _body(self, receive: Any) -> AsyncIterator[tuple[bytes, bool]]:
+        """The request body as (chunk, more to come), as it arrives. A client that
+        disconnects raises ``ClientGone``; a body past the upload limit, the 413."""
+        limit, size = self.settings.max_upload_bytes, 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise self._limit_error(size)
+            more = bool(message.get("more_body", False))
+            yield chunk, more
+            if not more:
+                return
+
     async def _receive_into(self, out: Any, receive: Any) -> None:
         """Write the request body to ``out`` in blocks of about ``BLOCK`` bytes.
 
         A block is written on a thread while the next one is received: at most two blocks
         are held, and the disk and the socket work at the same time."""
-        limit, size = self.settings.max_upload_bytes, 0
         pending: list[bytes] = []
         pending_size = 0
         writing: asyncio.Future[Any] | None = None
         try:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientGone
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise self._limit_error(size)
+            async for chunk, more in self._body(receive):
                 if chunk:
                     pending.append(chunk)
                     pending_size += len(chunk)
-                more = message.get("more_body", False)
                 if pending_size >= BLOCK or (not more and pending):
                     blocks, pending, pending_size = pending, [], 0
                     if writing is not None:
                         await writing
                     writing = self.start(out.writelines, blocks)
-                if not more:
-                    if writing is not None:
-                        await writing
-                    return
+            if writing is not None:
+                await writing
         finally:
             if writing is not None and not writing.done():
                 # The file is closed and removed after this: let the last write finish first.
@@ -438,19 +444,11 @@ class ArtifactProxy:
         from runstack.artifacts.s3_parts import PART_SIZE
 
         writer = await self.run(self._part_writer, relative)
-        limit, size = self.settings.max_upload_bytes, 0
         chunks: list[bytes] = []
         held = 0
         sending: asyncio.Future[None] | None = None
         try:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientGone
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise self._limit_error(size)
+            async for chunk, _more in self._body(receive):
                 if chunk:
                     chunks.append(chunk)
                     held += len(chunk)
@@ -461,8 +459,6 @@ class ArtifactProxy:
                         await sending
                     sending = self.start(writer.put_part, part)
                     del part
-                if not message.get("more_body", False):
-                    break
             if sending is not None:
                 await sending
             await self.run(writer.finish, b"".join(chunks))
