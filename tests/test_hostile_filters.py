@@ -213,3 +213,19 @@ def test_a_search_whose_client_disconnects_is_stopped(
         assert ended.get("error") == "The search was cancelled: its client disconnected."
         assert float(ended["at"]) - closed < 5  # type: ignore[arg-type]
         assert httpx.get(f"{url}/health").text == "OK"
+
+
+def test_a_search_cancelled_before_it_starts_does_not_run(store_uri: str) -> None:
+    db = Database(store_uri)
+    cancelled = statement_timeout.Cancellation()
+    cancelled.cancel()  # the client left while the request waited for a worker thread
+    token = statement_timeout.current_cancellation.set(cancelled)
+    try:
+        db.search_timeout_s = 60
+        started = time.monotonic()
+        with pytest.raises(SearchTimeoutError, match="client disconnected"):
+            db.read(lambda tx: tx.all(_slow_statement(db)), bounded=True)
+        assert time.monotonic() - started < 2
+    finally:
+        statement_timeout.current_cancellation.reset(token)
+        db.close()

@@ -88,11 +88,18 @@ def begin_bounded(connection: Any, cursor: Any, is_sqlite: bool, seconds: float)
     ``seconds`` each: until ``end_bounded`` on SQLite, until the transaction ends on
     PostgreSQL (``SET LOCAL``)."""
     cancellation = current_cancellation.get()
+    if cancellation is not None and cancellation.cancelled:
+        # The client left before the search began: interrupting an idle connection would
+        # be a no-op on both drivers, so do not start.
+        raise timeout_error(seconds)
     if is_sqlite:
         deadline = time.monotonic() + seconds
-        connection.dbapi_connection.set_progress_handler(
-            lambda: int(time.monotonic() > deadline), _SQLITE_STEPS
-        )
+
+        def stop_now() -> int:
+            cancelled = cancellation is not None and cancellation.cancelled
+            return int(cancelled or time.monotonic() > deadline)
+
+        connection.dbapi_connection.set_progress_handler(stop_now, _SQLITE_STEPS)
     else:
         cursor.execute(f"SET LOCAL statement_timeout = {max(1, round(seconds * 1000))}")
         cursor.execute("SET LOCAL jit = off")
