@@ -5,7 +5,6 @@ what, changes taking effect in the server process at once, and MLflow's own
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -21,22 +20,16 @@ import pytest
 from runstack.auth.permissions import Permission
 from runstack.auth.store import AuthStore
 from runstack.server.background import BackgroundServer
-from test_auth_server import auth_server
+from test_auth_server import ADMIN, auth_server, basic
 
 # Every test here starts a server with --auth and signs users in: seconds each.
 pytestmark = pytest.mark.slow
 
 API = "/api/2.0/mlflow/"
 API_V3 = "/api/3.0/mlflow/"  # MLflow 3's per-user permissions
-ADMIN = ("admin", "admin password")
 # The Python that runs MLflow's own auth client: this test venv (mlflow-skinny plus Flask,
 # Flask-WTF and aiohttp, which mlflow.server.auth.client imports), or another one given here.
 MLFLOW_AUTH_PYTHON = Path(os.environ.get("RUNSTACK_TEST_MLFLOW_AUTH_PYTHON", sys.executable))
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    pair = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {pair}"}
 
 
 @pytest.fixture
